@@ -27,6 +27,12 @@ export interface HandlerContext {
   readonly secrets: Readonly<Record<string, string>>;
   /** Service name of the step, if any. */
   readonly service?: string;
+  /**
+   * Evaluates a CEL expression against the run's expression context (SPEC §3: `input`,
+   * `steps.<id>.output|status`, `run.*`); throws when the expression cannot be evaluated.
+   * Provided by the engine so handlers such as `assert` never build their own context.
+   */
+  evaluate(expression: string): unknown;
   reportUsage(usage: Usage): void;
   /** Partial progress kept even if the attempt dies. */
   checkpoint(data: unknown): Promise<void>;

@@ -1,0 +1,11 @@
+export { defineHandler, isHandlerDefinition, HANDLER_NAME_PATTERN } from './define.ts';
+export type { DefinedHandler } from './define.ts';
+export { createHandlerRegistry } from './registry.ts';
+export type { HandlerRegistry } from './registry.ts';
+export { loadHandlerModule } from './load.ts';
+export { BUILTIN_HANDLERS, assert, echo, fault, http, llm, noop, sleep } from './builtin/index.ts';
+export type { HttpOutput } from './builtin/http.ts';
+export type { LlmOutput } from './builtin/llm.ts';
+export { memberPaths } from './builtin/assert.ts';
+export { parseRetryAfter } from './http-response.ts';
+export type { HandlerContext, HandlerDefinition, Usage } from './types.ts';
