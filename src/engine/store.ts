@@ -1,0 +1,150 @@
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.ts';
+import { runScript } from '../redis/scripts.ts';
+import type { LuaScriptName } from '../redis/lua-scripts.generated.ts';
+import type { ScenarioDef } from '../scenario/types.ts';
+import type { EventType, RunStatus } from './types.ts';
+
+/** A step the caller must now add to the queue (deterministic job id from these fields). */
+export interface EnqueueItem {
+  stepId: string;
+  attempt: number;
+  delayMs: number;
+}
+
+export interface EmittedEvent {
+  type: EventType;
+  stepId?: string;
+  attempt?: number;
+}
+
+/** What every engine script returns. `code` 0 means "nothing to do / discarded". */
+export interface TransitionResult {
+  code: number;
+  toEnqueue: EnqueueItem[];
+  emitted: EmittedEvent[];
+  runStatus: RunStatus | '';
+  extra: string;
+}
+
+export type AttemptOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'retry';
+
+/** Stored with each attempt (attempts hash, field `<stepId>|<n>`). */
+export interface AttemptRecord {
+  attempt: number;
+  status?: string;
+  kind?: string;
+  message?: string;
+  stack?: string;
+  retryDelayMs?: number;
+  workerId: string;
+  startedAt: number;
+  finishedAt: number;
+}
+
+export interface RunMeta {
+  scenario: string;
+  status: RunStatus;
+  createdAt: number;
+  deadline: number;
+  timeoutMs: number;
+  failFast: boolean;
+  maxParallel: number;
+  suite?: string;
+  mock?: boolean;
+}
+
+function parseResult(raw: unknown): TransitionResult {
+  const [code, toEnqueue, emitted, runStatus, extra] = raw as [number, string[], string[], string | null, string];
+  return {
+    code,
+    toEnqueue: toEnqueue.map((s) => {
+      const [stepId, attempt, delayMs] = s.split('|');
+      return { stepId, attempt: Number(attempt), delayMs: Number(delayMs) };
+    }),
+    emitted: emitted.map((s) => {
+      const [type, stepId, attempt] = s.split('|');
+      return { type: type as EventType, stepId: stepId || undefined, attempt: attempt ? Number(attempt) : undefined };
+    }),
+    runStatus: (runStatus ?? '') as RunStatus | '',
+    extra: extra ?? '',
+  };
+}
+
+/** Static per-step facts the scripts read: "<hasIf><coe>|<group>|<dependents csv>". */
+function staticOf(step: ScenarioDef['steps'][number], dependents: readonly string[]): string {
+  return `${step.if !== undefined ? 1 : 0}${step.continueOnError ? 1 : 0}|${step.group ?? ''}|${dependents.join(',')}`;
+}
+
+export interface RunStoreOptions {
+  /** Written into events; '' for clients. */
+  readonly workerId?: string;
+  readonly globalEventsCap?: number;
+}
+
+/** Atomic state changes of runs and steps (one Lua script each). */
+export function createRunStore(redis: Redis, keys: Keys, options: RunStoreOptions = {}) {
+  const workerId = options.workerId ?? '';
+  const cap = String(options.globalEventsCap ?? 10_000);
+
+  async function call(name: LuaScriptName, runId: string, args: (string | number)[], extraKeys: string[] = []) {
+    const raw = await runScript(redis, name, [...keys.runScriptKeys(runId), ...extraKeys], [runId, Date.now(), workerId, keys.control, cap, ...args]);
+    return parseResult(raw);
+  }
+
+  return {
+    redis,
+    keys,
+
+    /** Writes a new run and queues its roots; code -1 when the id exists. */
+    createRun(runId: string, def: ScenarioDef, dependents: ReadonlyMap<string, readonly string[]>, meta: Record<string, string | number>) {
+      const args: (string | number)[] = [JSON.stringify(meta), def.steps.length];
+      for (const step of def.steps) args.push(step.id, staticOf(step, dependents.get(step.id) ?? []), step.needs.length);
+      const groups = Object.entries(def.groups);
+      args.push(groups.length);
+      for (const [name, g] of groups) args.push(name, g.timeoutMs);
+      return call('createRun', runId, args, [keys.runsIndex]);
+    },
+
+    startAttempt(runId: string, stepId: string, attempt: number) {
+      return call('startAttempt', runId, [stepId, attempt]);
+    },
+
+    finishAttempt(
+      runId: string,
+      stepId: string,
+      outcome: AttemptOutcome,
+      record: AttemptRecord,
+      extra: { output?: string; retryDelayMs?: number } = {},
+    ) {
+      return call('finishAttempt', runId, [
+        stepId,
+        record.attempt,
+        outcome,
+        extra.output ?? '',
+        JSON.stringify(record),
+        extra.retryDelayMs ?? 0,
+        record.kind ?? '',
+        record.message ?? '',
+      ]);
+    },
+
+    skipStep(runId: string, stepId: string, attempt: number, reason: string, data?: Record<string, unknown>) {
+      return call('skipStep', runId, [stepId, attempt, reason, data ? JSON.stringify(data) : '']);
+    },
+
+    endRun(runId: string, status: 'cancelled' | 'halted' | 'timed_out', message: string) {
+      return call('endRun', runId, [status, message]);
+    },
+
+    timeoutGroup(runId: string, group: string, message: string) {
+      return call('timeoutGroup', runId, [group, message]);
+    },
+
+    releaseAttempt(runId: string, stepId: string, attempt: number, why: string) {
+      return call('releaseAttempt', runId, [stepId, attempt, why]);
+    },
+  };
+}
+
+export type RunStore = ReturnType<typeof createRunStore>;

@@ -1,0 +1,60 @@
+--[[
+  Creates a run and queues its root steps, atomically.
+  KEYS[1..10] as in includes/run-state.lua; KEYS[11] runs index zset (by creation time).
+  ARGV[6]  run meta JSON (flat object of strings/numbers written to the run hash)
+  ARGV[7]  number of steps S, then S triples: stepId, static ("<hasIf><coe>|<group>|<deps csv>"), needs count
+  then     number of groups G, then G pairs: group name, timeoutMs
+  Returns  {code, toEnqueue, emitted, runStatus, ''}; code -1 when the run id exists.
+]]
+--- @include "run-state"
+
+if redis.call('EXISTS', K_RUN) == 1 then return {-1, {}, {}, '', ''} end
+
+local function hsetBatched(key, flat)
+  for i = 1, #flat, 2000 do
+    redis.call('HSET', key, unpack(flat, i, math.min(i + 1999, #flat)))
+  end
+end
+
+local meta = cjson.decode(ARGV[6])
+local runFields = {}
+for k, v in pairs(meta) do runFields[#runFields + 1] = k; runFields[#runFields + 1] = tostring(v) end
+hsetBatched(K_RUN, runFields)
+
+local n = tonumber(ARGV[7])
+local ids, dagFields, stepFields, members, roots = {}, {}, {}, {}, {}
+local idx = 8
+for _ = 1, n do
+  local sid, st, needs = ARGV[idx], ARGV[idx + 1], ARGV[idx + 2]
+  idx = idx + 3
+  ids[#ids + 1] = sid
+  dagFields[#dagFields + 1] = sid; dagFields[#dagFields + 1] = st
+  stepFields[#stepFields + 1] = 'st|' .. sid; stepFields[#stepFields + 1] = 'pending'
+  stepFields[#stepFields + 1] = 'n|' .. sid; stepFields[#stepFields + 1] = needs
+  local group = string.match(st, '^..|([^|]*)|')
+  if group ~= '' then
+    members[group] = members[group] or {}
+    table.insert(members[group], sid)
+  end
+  if needs == '0' then roots[#roots + 1] = sid end
+end
+dagFields[#dagFields + 1] = '_ids'; dagFields[#dagFields + 1] = table.concat(ids, ',')
+for group, list in pairs(members) do
+  dagFields[#dagFields + 1] = 'g|' .. group; dagFields[#dagFields + 1] = table.concat(list, ',')
+end
+hsetBatched(K_DAG, dagFields)
+hsetBatched(K_STEPS, stepFields)
+
+local g = tonumber(ARGV[idx])
+idx = idx + 1
+for _ = 1, g do
+  redis.call('HSET', K_GRP, 'to|' .. ARGV[idx], ARGV[idx + 1])
+  idx = idx + 2
+end
+
+redis.call('ZADD', KEYS[11], NOW, RUN_ID)
+redis.call('ZADD', K_ACTIVE, NOW, RUN_ID)
+emit('run.queued', nil, nil, {scenario = meta['scenario']})
+for _, sid in ipairs(roots) do admit(sid) end
+finalizeIfDone()
+return result(1)

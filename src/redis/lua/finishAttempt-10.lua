@@ -1,0 +1,39 @@
+--[[
+  Records the end of an attempt and advances the run: retry, or terminal status, then
+  readiness of dependents, maxParallel admission, failFast and the run verdict.
+  A result for a step that is no longer running this attempt is discarded (late result).
+  KEYS as in includes/run-state.lua.
+  ARGV[6] stepId, ARGV[7] attempt, ARGV[8] outcome: succeeded|failed|timed_out|cancelled|retry
+  ARGV[9] output JSON ('' when none), ARGV[10] attempt record JSON,
+  ARGV[11] retry delay ms, ARGV[12] error kind ('' on success), ARGV[13] error message
+  Returns {code, toEnqueue ("sid|attempt|delayMs"), emitted, runStatus, ''}; code 0 = discarded.
+]]
+--- @include "run-state"
+
+local sid, attempt, outcome = ARGV[6], ARGV[7], ARGV[8]
+if runTerminal() then return result(0, 'run_over') end
+if sget('st', sid) ~= 'running' or sget('a', sid) ~= attempt then return result(0, 'stale') end
+redis.call('HSET', K_ATT, sid .. '|' .. attempt, ARGV[10])
+
+if outcome == 'retry' then
+  local nextAttempt = tonumber(attempt) + 1
+  redis.call('HSET', K_STEPS, 'st|' .. sid, 'retrying', 'a|' .. sid, nextAttempt)
+  emit('step.retrying', sid, tonumber(attempt), {kind = ARGV[12], message = ARGV[13], delayMs = tonumber(ARGV[11])})
+  TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|' .. nextAttempt .. '|' .. ARGV[11]
+  return result(1)
+end
+
+if outcome == 'succeeded' and ARGV[9] ~= '' then redis.call('HSET', K_OUT, sid, ARGV[9]) end
+local _, coe = static(sid)
+local continued = coe and outcome ~= 'succeeded' and outcome ~= 'cancelled'
+local data = nil
+if ARGV[12] ~= '' then data = {kind = ARGV[12], message = ARGV[13]} end
+local blocking = finishStep(sid, outcome, '', continued, tonumber(attempt), data)
+local pending = {{sid, blocking}}
+if blocking and (outcome == 'failed' or outcome == 'timed_out') then
+  for _, p in ipairs(abortForFailFast()) do pending[#pending + 1] = p end
+end
+propagate(pending)
+drain()
+finalizeIfDone()
+return result(1)

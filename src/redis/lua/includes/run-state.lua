@@ -1,0 +1,222 @@
+--[[
+  Shared state machine of one run; inlined into every engine script.
+
+  Every engine script takes the same 10 keys (all under one hash tag on Redis Cluster):
+    KEYS[1]  run hash          meta: status, open, inflight, failed, aborting, deadline, ...
+    KEYS[2]  steps hash        per step: st|id n|id b|id a|id t0|id t1|id ts|id w|id r|id c|id
+    KEYS[3]  dag hash          static: id -> "<hasIf><coe>|<group>|<dependents csv>", _ids, g|group
+    KEYS[4]  outputs hash      id -> output JSON
+    KEYS[5]  attempts hash     id|n -> attempt record JSON
+    KEYS[6]  run events stream
+    KEYS[7]  global events stream (capped)
+    KEYS[8]  wait list         ready steps held back by maxParallel
+    KEYS[9]  groups hash       to|g timeoutMs, start|g, dl|g
+    KEYS[10] active runs zset
+  ARGV[1] runId, ARGV[2] now (ms), ARGV[3] workerId ('' for clients), ARGV[4] control channel,
+  ARGV[5] global stream cap; script-specific arguments follow.
+]]
+local K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local K_EV, K_GEV, K_WAIT, K_GRP, K_ACTIVE = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local RUN_ID, NOW, WORKER, CHANNEL, GLOBAL_CAP = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+
+local EMITTED = {}
+local TO_ENQUEUE = {}
+local TO_ABORT = {}
+
+local function emit(etype, sid, attempt, data)
+  local f = {'type', etype, 'ts', tostring(NOW), 'runId', RUN_ID}
+  if sid then f[#f + 1] = 'stepId'; f[#f + 1] = sid end
+  if attempt then f[#f + 1] = 'attempt'; f[#f + 1] = tostring(attempt) end
+  if WORKER ~= '' then f[#f + 1] = 'workerId'; f[#f + 1] = WORKER end
+  if data then f[#f + 1] = 'data'; f[#f + 1] = cjson.encode(data) end
+  redis.call('XADD', K_EV, '*', unpack(f))
+  redis.call('XADD', K_GEV, 'MAXLEN', '~', GLOBAL_CAP, '*', unpack(f))
+  EMITTED[#EMITTED + 1] = etype .. '|' .. (sid or '') .. '|' .. (attempt or '')
+end
+
+local function sget(field, sid)
+  return redis.call('HGET', K_STEPS, field .. '|' .. sid)
+end
+
+local function split(csv)
+  local out = {}
+  if csv and csv ~= '' then
+    for item in string.gmatch(csv, '[^,]+') do out[#out + 1] = item end
+  end
+  return out
+end
+
+-- Static facts of a step: has an `if`, continueOnError, group, dependents.
+local function static(sid)
+  local s = redis.call('HGET', K_DAG, sid)
+  local hasIf = string.sub(s, 1, 1) == '1'
+  local coe = string.sub(s, 2, 2) == '1'
+  local rest = string.sub(s, 4)
+  local bar = string.find(rest, '|', 1, true)
+  local group = string.sub(rest, 1, bar - 1)
+  return hasIf, coe, group, split(string.sub(rest, bar + 1))
+end
+
+local function isActive(st)
+  return st == 'queued' or st == 'running' or st == 'retrying'
+end
+
+local function isTerminal(st)
+  return st == 'succeeded' or st == 'failed' or st == 'timed_out' or st == 'skipped'
+    or st == 'cancelled' or st == 'reused'
+end
+
+-- A terminal need blocks dependents that have no `if` (SPEC §5); a skip by condition does not.
+local function blocks(st, reason, continued)
+  if continued then return false end
+  if st == 'skipped' then return reason ~= 'condition_false' end
+  return st == 'timed_out' or st == 'cancelled'
+end
+
+-- Moves a step to a terminal status and returns whether it blocks its dependents.
+local function finishStep(sid, st, reason, continued, attempt, data)
+  local prev = sget('st', sid)
+  if isActive(prev) then redis.call('HINCRBY', K_RUN, 'inflight', -1) end
+  redis.call('HINCRBY', K_RUN, 'open', -1)
+  local fields = {'st|' .. sid, st, 't1|' .. sid, NOW}
+  if reason and reason ~= '' then fields[#fields + 1] = 'r|' .. sid; fields[#fields + 1] = reason end
+  if continued then fields[#fields + 1] = 'c|' .. sid; fields[#fields + 1] = '1' end
+  redis.call('HSET', K_STEPS, unpack(fields))
+  local ev = data or {}
+  if reason and reason ~= '' then ev['reason'] = reason end
+  if continued then ev['continued'] = true end
+  emit('step.' .. st, sid, attempt, ev)
+  if (st == 'failed' or st == 'timed_out') and not continued then
+    redis.call('HSET', K_RUN, 'failed', '1')
+  end
+  return blocks(st, reason, continued)
+end
+
+-- Marks a ready step queued (within maxParallel) or parks it on the wait list.
+local function admit(sid)
+  local inflight = tonumber(redis.call('HGET', K_RUN, 'inflight') or '0')
+  local maxParallel = tonumber(redis.call('HGET', K_RUN, 'maxParallel'))
+  if inflight >= maxParallel then
+    redis.call('RPUSH', K_WAIT, sid)
+    return
+  end
+  redis.call('HINCRBY', K_RUN, 'inflight', 1)
+  redis.call('HSET', K_STEPS, 'st|' .. sid, 'queued', 'a|' .. sid, '1')
+  emit('step.queued', sid, 1, nil)
+  TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|1|0'
+end
+
+-- Follows terminal steps through the DAG: counts down needs, skips blocked dependents,
+-- and admits the ones that became ready. `pending` holds {sid, blocking} pairs.
+local function propagate(pending)
+  local aborting = redis.call('HGET', K_RUN, 'aborting') == '1'
+  local i = 1
+  while i <= #pending do
+    local sid, blocking = pending[i][1], pending[i][2]
+    i = i + 1
+    local _, _, _, deps = static(sid)
+    for _, d in ipairs(deps) do
+      if blocking then redis.call('HSET', K_STEPS, 'b|' .. d, '1') end
+      local left = redis.call('HINCRBY', K_STEPS, 'n|' .. d, -1)
+      if left == 0 and sget('st', d) == 'pending' then
+        local hasIf = static(d)
+        if hasIf then
+          admit(d)
+        elseif aborting then
+          pending[#pending + 1] = {d, finishStep(d, 'skipped', 'fail_fast', false, nil, nil)}
+        elseif sget('b', d) == '1' then
+          pending[#pending + 1] = {d, finishStep(d, 'skipped', 'upstream_failed', false, nil, nil)}
+        else
+          admit(d)
+        end
+      end
+    end
+  end
+end
+
+-- Admits parked steps while maxParallel allows.
+local function drain()
+  local maxParallel = tonumber(redis.call('HGET', K_RUN, 'maxParallel'))
+  while tonumber(redis.call('HGET', K_RUN, 'inflight') or '0') < maxParallel do
+    local sid = redis.call('LPOP', K_WAIT)
+    if not sid then return end
+    if sget('st', sid) == 'pending' then admit(sid) end
+  end
+end
+
+local function runTerminal()
+  local st = redis.call('HGET', K_RUN, 'status')
+  return st ~= 'queued' and st ~= 'running'
+end
+
+-- Ends the run with `status`, if it is not over yet.
+local function endRun(status, reason)
+  if runTerminal() then return end
+  local fields = {'status', status, 'finishedAt', NOW}
+  if reason and reason ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = reason end
+  redis.call('HSET', K_RUN, unpack(fields))
+  redis.call('ZREM', K_ACTIVE, RUN_ID)
+  local data = nil
+  if reason and reason ~= '' then data = {reason = reason} end
+  emit('run.' .. status, nil, nil, data)
+end
+
+-- Ends the run once no step is open: failed if any step failed for the verdict.
+local function finalizeIfDone()
+  if runTerminal() then return end
+  if tonumber(redis.call('HGET', K_RUN, 'open')) > 0 then return end
+  if redis.call('HGET', K_RUN, 'failed') == '1' then endRun('failed', nil) else endRun('succeeded', nil) end
+end
+
+-- Terminates every open step of `ids`: running ones get `runningStatus` and are aborted on
+-- their worker; the others `restStatus`. Returns the {sid, blocking} pairs for propagate.
+local function sweep(ids, runningStatus, restStatus, reason, message, kind, onlyStarted)
+  local done = {}
+  for _, sid in ipairs(ids) do
+    local st = sget('st', sid)
+    if not isTerminal(st) and not (onlyStarted and st == 'pending') then
+      local attempt = sget('a', sid)
+      if st == 'running' then
+        local rec = {attempt = tonumber(attempt), kind = kind, message = message,
+          startedAt = tonumber(sget('ts', sid)), finishedAt = NOW, workerId = sget('w', sid) or ''}
+        redis.call('HSET', K_ATT, sid .. '|' .. attempt, cjson.encode(rec))
+        TO_ABORT[#TO_ABORT + 1] = sid
+        done[#done + 1] = {sid, finishStep(sid, runningStatus, reason, false, tonumber(attempt), {message = message})}
+      else
+        local att = nil
+        if st ~= 'pending' then att = tonumber(attempt) end
+        done[#done + 1] = {sid, finishStep(sid, restStatus, reason, false, att, nil)}
+      end
+    end
+  end
+  return done
+end
+
+local function publishAborts(reason, message)
+  if #TO_ABORT > 0 then
+    redis.call('PUBLISH', CHANNEL, cjson.encode({type = 'abort', runId = RUN_ID, steps = TO_ABORT,
+      reason = reason, message = message}))
+  end
+end
+
+-- First failure of a failFast run: abort running steps, skip the parked ones without `if`;
+-- steps with an explicit `if` still decide once their needs end (SPEC §2 teardown).
+local function abortForFailFast()
+  if redis.call('HGET', K_RUN, 'failFast') ~= '1' then return {} end
+  if redis.call('HGET', K_RUN, 'aborting') == '1' then return {} end
+  redis.call('HSET', K_RUN, 'aborting', '1')
+  local message = 'cancelled: another step failed and the run is failFast'
+  local ids = split(redis.call('HGET', K_DAG, '_ids'))
+  local done = sweep(ids, 'cancelled', 'cancelled', 'fail_fast', message, 'cancelled', true)
+  for _, sid in ipairs(ids) do
+    if sget('st', sid) == 'pending' and tonumber(sget('n', sid)) == 0 and not static(sid) then
+      done[#done + 1] = {sid, finishStep(sid, 'skipped', 'fail_fast', false, nil, nil)}
+    end
+  end
+  publishAborts('fail_fast', message)
+  return done
+end
+
+local function result(code, extra)
+  return {code, TO_ENQUEUE, EMITTED, redis.call('HGET', K_RUN, 'status'), extra or ''}
+end

@@ -1,0 +1,23 @@
+--[[
+  A group's deadline passed: its running steps time out, its not-started steps are cancelled,
+  dependents follow (SPEC §6). The run goes on (best-effort) or aborts (failFast).
+  KEYS as in includes/run-state.lua. ARGV[6] group, ARGV[7] message
+  Returns {code, toEnqueue, emitted, runStatus, ''}; code 0 when nothing was left to time out.
+]]
+--- @include "run-state"
+
+local group, message = ARGV[6], ARGV[7]
+if not redis.call('HGET', K_RUN, 'status') or runTerminal() then return result(0, 'run_over') end
+if redis.call('HGET', K_GRP, 'over|' .. group) == '1' then return result(0, 'group_over') end
+redis.call('HSET', K_GRP, 'over|' .. group, '1')
+local done = sweep(split(redis.call('HGET', K_DAG, 'g|' .. group)), 'timed_out', 'cancelled',
+  'group_timeout', message, 'timeout', false)
+publishAborts('group_timeout', message)
+if #done > 0 then
+  redis.call('HSET', K_RUN, 'failed', '1')
+  for _, p in ipairs(abortForFailFast()) do done[#done + 1] = p end
+end
+propagate(done)
+drain()
+finalizeIfDone()
+return result(1)

@@ -1,0 +1,214 @@
+import { DelayedError, type Job, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ScenarioError, isScenarioError, toFailure, type Failure } from '../errors.ts';
+import type { HandlerContext, Usage } from '../handlers/types.ts';
+import type { HandlerRegistry } from '../handlers/registry.ts';
+import { compileExpression, prepareContext, type PreparedContext } from '../scenario/cel.ts';
+import { nextRetry } from '../engine/backoff.ts';
+import { enqueueSteps, scheduleDeadline, type StepJobData } from '../engine/jobs.ts';
+import { loadStepContexts } from '../engine/run-context.ts';
+import type { AttemptOutcome, AttemptRecord, RunStore, TransitionResult } from '../engine/store.ts';
+import type { Keys } from '../redis/keys.ts';
+import type { CompiledStep } from '../engine/compiled-run.ts';
+import { runAttempt, type Deadline } from './attempt.ts';
+import type { CachedRun, RunCache } from './run-cache.ts';
+import type { Inflight } from './inflight.ts';
+
+/** Thrown into an attempt's signal when the worker shuts down: the attempt is given back. */
+export const SHUTDOWN_REASON = new ScenarioError('cancelled', 'worker shutting down', { retryable: true, details: { shutdown: true } });
+
+/** Small artifacts live in Redis; larger ones need SQ_ARTIFACT_DIR. */
+export const MAX_INLINE_ARTIFACT_BYTES = 256 * 1024;
+
+export interface StepProcessorDeps {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly store: RunStore;
+  readonly queue: Queue;
+  readonly runs: RunCache;
+  readonly registry: HandlerRegistry;
+  readonly inflight: Inflight;
+  readonly log: Logger;
+  readonly workerId: string;
+  /** Called with every committed transition (local events, metrics). */
+  readonly onTransition: (runId: string, result: TransitionResult) => void;
+}
+
+/** Applies what a transition asks for: enqueue newly ready steps and retries. */
+export async function applyTransition(deps: StepProcessorDeps, runId: string, result: TransitionResult): Promise<void> {
+  if (result.code === 0) return;
+  await enqueueSteps(deps.queue, runId, result.toEnqueue);
+  deps.onTransition(runId, result);
+}
+
+/** Ends the run (or group) whose deadline passed; idempotent across workers. */
+export async function enforceDeadline(deps: StepProcessorDeps, run: CachedRun, group?: string): Promise<void> {
+  const result = group
+    ? await deps.store.timeoutGroup(run.runId, group, `group "${group}" timed out after ${run.def.groups[group]?.timeoutMs}ms (groups.${group}.timeoutMs)`)
+    : await deps.store.endRun(run.runId, 'timed_out', `run timed out after ${run.def.timeoutMs}ms (run timeoutMs)`);
+  await applyTransition(deps, run.runId, result);
+}
+
+/** True when every step an expression reads has an output to read. */
+function readsAreAvailable(step: CompiledStep, raw: Record<string, { status: string; output?: unknown }>): boolean {
+  return step.reads.every((id) => raw[id] && 'output' in raw[id]);
+}
+
+/** Processes one step job: condition, claim, attempt, record, advance. */
+export function createStepProcessor(deps: StepProcessorDeps) {
+  const { store, log } = deps;
+
+  async function decideCondition(run: CachedRun, step: CompiledStep, data: StepJobData, prepared: PreparedContext, raw: Record<string, { status: string; output?: unknown }>): Promise<boolean> {
+    if (!step.condition || data.attempt !== 1) return true;
+    let value: boolean;
+    let error: string | undefined;
+    try {
+      value = step.condition.test(prepared);
+    } catch (e) {
+      // An `if` that reads the output of a step that produced none (skipped, failed) is false;
+      // one that fails on outputs that exist is a real error in the expression.
+      if (readsAreAvailable(step, raw)) throw e;
+      value = false;
+      error = toFailure(e).message;
+    }
+    if (value) return true;
+    const result = await store.skipStep(run.runId, step.def.id, data.attempt, 'condition_false', { if: step.def.if, ...(error ? { error } : {}) });
+    await applyTransition(deps, run.runId, result);
+    return false;
+  }
+
+  function deadlinesOf(run: CachedRun, step: CompiledStep, startedAt: number, groupDeadline: number): Deadline[] {
+    const list: Deadline[] = [
+      { level: 'attempt', at: startedAt + step.def.timeoutMs, limitMs: step.def.timeoutMs },
+      { level: 'run', at: run.deadline, limitMs: run.def.timeoutMs },
+    ];
+    if (step.def.group && groupDeadline > 0) {
+      list.push({ level: 'group', at: groupDeadline, limitMs: run.def.groups[step.def.group].timeoutMs, subject: step.def.group });
+    }
+    return list;
+  }
+
+  function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: Logger) {
+    const evaluated = new Map<string, ReturnType<typeof compileExpression>>();
+    return (signal: AbortSignal, usage: Usage[]): HandlerContext => ({
+      runId: run.runId,
+      stepId: step.def.id,
+      attempt: data.attempt,
+      signal,
+      log: attemptLog,
+      mock: run.mock,
+      mockOutput: step.def.mock,
+      secrets: {},
+      service: step.def.service,
+      evaluate(expression) {
+        let compiled = evaluated.get(expression);
+        if (!compiled) {
+          compiled = compileExpression(expression);
+          evaluated.set(expression, compiled);
+        }
+        return compiled.evaluate(prepared);
+      },
+      reportUsage: (u) => void usage.push(u),
+      async checkpoint(value) {
+        await deps.redis.hset(deps.keys.runCheckpoints(run.runId), `${step.def.id}|${data.attempt}`, JSON.stringify({ ts: Date.now(), data: value }));
+      },
+      async artifact(name, body, contentType = 'application/octet-stream') {
+        const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
+        if (bytes.length > MAX_INLINE_ARTIFACT_BYTES) {
+          throw new ScenarioError('invalid_output', `artifact "${name}" is ${bytes.length} bytes; artifacts over ${MAX_INLINE_ARTIFACT_BYTES} bytes need SQ_ARTIFACT_DIR`);
+        }
+        const record = { name, contentType, size: bytes.length, ts: Date.now(), base64: bytes.toString('base64') };
+        await deps.redis.hset(deps.keys.runArtifacts(run.runId), `${step.def.id}|${name}`, JSON.stringify(record));
+      },
+      async progress(fraction) {
+        await job.updateProgress(Math.max(0, Math.min(1, fraction)));
+      },
+    });
+  }
+
+  function outcomeOf(failure: Failure, retry: boolean): AttemptOutcome {
+    if (retry) return 'retry';
+    return failure.kind === 'timeout' ? 'timed_out' : 'failed';
+  }
+
+  return async function processStep(job: Job<StepJobData>, token?: string): Promise<void> {
+    const data = job.data;
+    const run = await deps.runs.get(data.runId);
+    if (!run) return;
+    const step = run.steps.get(data.stepId);
+    if (!step) throw new Error(`run ${data.runId} has no step "${data.stepId}"`);
+    const attemptLog = log.child({ runId: data.runId, stepId: data.stepId, attempt: data.attempt });
+
+    const raw = await loadStepContexts(deps.redis, deps.keys, run.runId, step.reads);
+    const prepared = prepareContext({ input: run.input, steps: raw as never, run: { id: run.runId, attempt: data.attempt } });
+    if (!(await decideCondition(run, step, data, prepared, raw))) return;
+
+    const claim = await store.startAttempt(run.runId, data.stepId, data.attempt);
+    if (claim.code === 2) return enforceDeadline(deps, run);
+    if (claim.code === 3) return enforceDeadline(deps, run, claim.extra);
+    if (claim.code !== 1) {
+      attemptLog.debug({ why: claim.extra }, 'job discarded');
+      return;
+    }
+    deps.onTransition(run.runId, claim);
+    const [, groupDeadline, newGroup] = claim.extra.split('|');
+    if (newGroup) await scheduleDeadline(deps.queue, { runId: run.runId, group: newGroup }, Number(groupDeadline) - Date.now());
+
+    const startedAt = Date.now();
+    const external = new AbortController();
+    const release = deps.inflight.add(run.runId, data.stepId, external);
+    let result;
+    try {
+      const handler = deps.registry.get(step.def.uses);
+      let input: unknown;
+      try {
+        input = step.withRenderer.render(prepared);
+      } catch (e) {
+        input = e;
+      }
+      result =
+        input instanceof Error
+          ? { ok: false as const, failure: toFailure(input), usage: [] }
+          : await runAttempt({
+              handler,
+              input,
+              deadlines: deadlinesOf(run, step, startedAt, Number(groupDeadline)),
+              external: external.signal,
+              log: attemptLog,
+              context: handlerContext(run, step, data, job, prepared, attemptLog),
+            });
+    } catch (e) {
+      result = { ok: false as const, failure: toFailure(e), usage: [] };
+    } finally {
+      release();
+    }
+
+    const record: AttemptRecord = { attempt: data.attempt, workerId: deps.workerId, startedAt, finishedAt: Date.now() };
+    if (result.ok) {
+      record.status = 'succeeded';
+      await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'succeeded', record, { output: result.output }));
+      return;
+    }
+
+    const abortedBy = 'abortedBy' in result ? result.abortedBy : undefined;
+    if (abortedBy === SHUTDOWN_REASON) {
+      // Given back without counting: another worker takes the same job id again.
+      await store.releaseAttempt(run.runId, data.stepId, data.attempt, 'shutdown');
+      await job.moveToDelayed(Date.now(), token);
+      throw new DelayedError();
+    }
+    if (isScenarioError(abortedBy) && abortedBy.kind === 'timeout' && abortedBy.details?.level !== 'attempt') {
+      return enforceDeadline(deps, run, abortedBy.details?.level === 'group' ? step.def.group : undefined);
+    }
+
+    const failure = result.failure;
+    const decision = nextRetry(failure, data.attempt, step.def.retry);
+    const outcome = abortedBy && isScenarioError(abortedBy) && abortedBy.kind === 'cancelled' ? 'cancelled' : outcomeOf(failure, decision.retry);
+    Object.assign(record, { status: outcome, kind: failure.kind, message: failure.message, stack: failure.stack });
+    if (decision.retry) record.retryDelayMs = decision.delayMs;
+    attemptLog.info({ kind: failure.kind, outcome, retryDelayMs: record.retryDelayMs }, 'attempt failed');
+    const transition = await store.finishAttempt(run.runId, data.stepId, outcome, record, { retryDelayMs: record.retryDelayMs });
+    await applyTransition(deps, run.runId, transition);
+  };
+}
