@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { connectRedis, duplicateConnection, redactUrl } from './redis/connection.ts';
 import { createKeys, STEP_QUEUE, type Keys } from './redis/keys.ts';
 import { createRunStore } from './engine/store.ts';
-import { compileRun } from './engine/compiled-run.ts';
+import { compileScenario } from './scenario/compile.ts';
 import { enqueueSteps, scheduleDeadline } from './engine/jobs.ts';
 import { readRun, summarize } from './engine/summary.ts';
 import { parseEvent } from './engine/events.ts';
@@ -171,7 +171,7 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
       if (!RUN_ID_PATTERN.test(runId)) throw new Error(`runId "${runId}" must match ${RUN_ID_PATTERN}`);
       const def: ScenarioDef = { ...scenario, timeoutMs: opts.timeoutMs ?? scenario.timeoutMs };
       const input = { ...scenario.input, ...opts.input };
-      const compiled = compileRun(def);
+      const compiled = compileScenario(def);
       const now = Date.now();
       const meta: Record<string, string | number> = {
         scenario: def.name,

@@ -97,9 +97,9 @@ export function createRunStore(redis: Redis, keys: Keys, options: RunStoreOption
     keys,
 
     /** Writes a new run and queues its roots; code -1 when the id exists. */
-    createRun(runId: string, def: ScenarioDef, dependents: ReadonlyMap<string, readonly string[]>, meta: Record<string, string | number>) {
+    createRun(runId: string, def: ScenarioDef, dependents: Readonly<Record<string, readonly string[]>>, meta: Record<string, string | number>) {
       const args: (string | number)[] = [JSON.stringify(meta), def.steps.length];
-      for (const step of def.steps) args.push(step.id, staticOf(step, dependents.get(step.id) ?? []), step.needs.length);
+      for (const step of def.steps) args.push(step.id, staticOf(step, dependents[step.id] ?? []), step.needs.length);
       const groups = Object.entries(def.groups);
       args.push(groups.length);
       for (const [name, g] of groups) args.push(name, g.timeoutMs);

@@ -10,8 +10,9 @@ import { enqueueSteps, scheduleDeadline, type StepJobData } from '../engine/jobs
 import { loadStepContexts } from '../engine/run-context.ts';
 import type { AttemptOutcome, AttemptRecord, RunStore, TransitionResult } from '../engine/store.ts';
 import type { Keys } from '../redis/keys.ts';
-import type { CompiledStep } from '../engine/compiled-run.ts';
-import { runAttempt, type Deadline } from './attempt.ts';
+import type { CompiledStep } from '../scenario/compile.ts';
+import { runAttempt, type AttemptResult, type Deadline } from './attempt.ts';
+import { resolveSecrets, type AttemptGuard } from './guard.ts';
 import type { CachedRun, RunCache } from './run-cache.ts';
 import type { Inflight } from './inflight.ts';
 
@@ -29,6 +30,7 @@ export interface StepProcessorDeps {
   readonly runs: RunCache;
   readonly registry: HandlerRegistry;
   readonly inflight: Inflight;
+  readonly guard: AttemptGuard;
   readonly log: Logger;
   readonly workerId: string;
   /** Called with every committed transition (local events, metrics). */
@@ -52,7 +54,7 @@ export async function enforceDeadline(deps: StepProcessorDeps, run: CachedRun, g
 
 /** True when every step an expression reads has an output to read. */
 function readsAreAvailable(step: CompiledStep, raw: Record<string, { status: string; output?: unknown }>): boolean {
-  return step.reads.every((id) => raw[id] && 'output' in raw[id]);
+  return step.referencedSteps.every((id) => raw[id] && 'output' in raw[id]);
 }
 
 /** Processes one step job: condition, claim, attempt, record, advance. */
@@ -60,11 +62,11 @@ export function createStepProcessor(deps: StepProcessorDeps) {
   const { store, log } = deps;
 
   async function decideCondition(run: CachedRun, step: CompiledStep, data: StepJobData, prepared: PreparedContext, raw: Record<string, { status: string; output?: unknown }>): Promise<boolean> {
-    if (!step.condition || data.attempt !== 1) return true;
+    if (!step.if || data.attempt !== 1) return true;
     let value: boolean;
     let error: string | undefined;
     try {
-      value = step.condition.test(prepared);
+      value = step.if.test(prepared);
     } catch (e) {
       // An `if` that reads the output of a step that produced none (skipped, failed) is false;
       // one that fails on outputs that exist is a real error in the expression.
@@ -89,7 +91,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     return list;
   }
 
-  function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: Logger) {
+  function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: Logger, mock: boolean, secrets: Record<string, string>) {
     const evaluated = new Map<string, ReturnType<typeof compileExpression>>();
     return (signal: AbortSignal, usage: Usage[]): HandlerContext => ({
       runId: run.runId,
@@ -97,9 +99,9 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       attempt: data.attempt,
       signal,
       log: attemptLog,
-      mock: run.mock,
+      mock,
       mockOutput: step.def.mock,
-      secrets: {},
+      secrets,
       service: step.def.service,
       evaluate(expression) {
         let compiled = evaluated.get(expression);
@@ -132,22 +134,54 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     return failure.kind === 'timeout' ? 'timed_out' : 'failed';
   }
 
+  async function failWithoutRunning(run: CachedRun, data: StepJobData, failure: Failure): Promise<void> {
+    const claim = await store.startAttempt(run.runId, data.stepId, data.attempt);
+    if (claim.code !== 1) return;
+    deps.onTransition(run.runId, claim);
+    const now = Date.now();
+    const record: AttemptRecord = { attempt: data.attempt, workerId: deps.workerId, startedAt: now, finishedAt: now, status: 'failed', kind: failure.kind, message: failure.message };
+    await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'failed', record));
+  }
+
   return async function processStep(job: Job<StepJobData>, token?: string): Promise<void> {
     const data = job.data;
     const run = await deps.runs.get(data.runId);
     if (!run) return;
-    const step = run.steps.get(data.stepId);
-    if (!step) throw new Error(`run ${data.runId} has no step "${data.stepId}"`);
+    const step = run.step(data.stepId);
     const attemptLog = log.child({ runId: data.runId, stepId: data.stepId, attempt: data.attempt });
 
-    const raw = await loadStepContexts(deps.redis, deps.keys, run.runId, step.reads);
-    const prepared = prepareContext({ input: run.input, steps: raw as never, run: { id: run.runId, attempt: data.attempt } });
+    const raw = await loadStepContexts(deps.redis, deps.keys, run.runId, step.referencedSteps);
+    const scope = { input: run.input, steps: raw as never, run: { id: run.runId, attempt: data.attempt } };
+    const prepared = prepareContext(scope);
     if (!(await decideCondition(run, step, data, prepared, raw))) return;
 
+    const secrets = resolveSecrets(step.def.credentials);
+    let input: unknown;
+    try {
+      input = step.render(Object.keys(secrets).length > 0 ? prepareContext({ ...scope, secrets }) : prepared);
+    } catch (e) {
+      input = e instanceof Error ? e : new Error(String(e));
+    }
+
+    const gate = await deps.guard.before({ run, step, data, job, input, secrets });
+    if (gate.kind === 'wait') {
+      // Back to the queue without consuming an attempt: the step stays queued.
+      attemptLog.debug({ delayMs: gate.delayMs, reason: gate.reason }, 'attempt waits');
+      await job.moveToDelayed(Date.now() + gate.delayMs, token);
+      throw new DelayedError();
+    }
+    if (gate.kind === 'skip') {
+      await applyTransition(deps, run.runId, await store.skipStep(run.runId, data.stepId, data.attempt, gate.reason, gate.data));
+      return;
+    }
+    if (gate.kind === 'fail') return failWithoutRunning(run, data, gate.failure);
+    const lease = gate.lease;
+
     const claim = await store.startAttempt(run.runId, data.stepId, data.attempt);
-    if (claim.code === 2) return enforceDeadline(deps, run);
-    if (claim.code === 3) return enforceDeadline(deps, run, claim.extra);
     if (claim.code !== 1) {
+      await lease.after({ ok: false, usage: [], durationMs: 0 });
+      if (claim.code === 2) return enforceDeadline(deps, run);
+      if (claim.code === 3) return enforceDeadline(deps, run, claim.extra);
       attemptLog.debug({ why: claim.extra }, 'job discarded');
       return;
     }
@@ -158,36 +192,31 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     const startedAt = Date.now();
     const external = new AbortController();
     const release = deps.inflight.add(run.runId, data.stepId, external);
-    let result;
+    let result: AttemptResult;
     try {
-      const handler = deps.registry.get(step.def.uses);
-      let input: unknown;
-      try {
-        input = step.withRenderer.render(prepared);
-      } catch (e) {
-        input = e;
-      }
       result =
         input instanceof Error
-          ? { ok: false as const, failure: toFailure(input), usage: [] }
+          ? { ok: false, failure: toFailure(input), usage: [] }
           : await runAttempt({
-              handler,
+              handler: deps.registry.get(step.def.uses),
               input,
               deadlines: deadlinesOf(run, step, startedAt, Number(groupDeadline)),
               external: external.signal,
               log: attemptLog,
-              context: handlerContext(run, step, data, job, prepared, attemptLog),
+              context: handlerContext(run, step, data, job, prepared, attemptLog, lease.mock, secrets),
             });
     } catch (e) {
-      result = { ok: false as const, failure: toFailure(e), usage: [] };
+      result = { ok: false, failure: toFailure(e), usage: [] };
     } finally {
       release();
     }
+    await lease.after({ ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt });
 
     const record: AttemptRecord = { attempt: data.attempt, workerId: deps.workerId, startedAt, finishedAt: Date.now() };
     if (result.ok) {
       record.status = 'succeeded';
-      await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'succeeded', record, { output: result.output }));
+      const output = lease.redact(result.output);
+      await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'succeeded', record, { output }));
       return;
     }
 
@@ -204,8 +233,14 @@ export function createStepProcessor(deps: StepProcessorDeps) {
 
     const failure = result.failure;
     const decision = nextRetry(failure, data.attempt, step.def.retry);
-    const outcome = abortedBy && isScenarioError(abortedBy) && abortedBy.kind === 'cancelled' ? 'cancelled' : outcomeOf(failure, decision.retry);
-    Object.assign(record, { status: outcome, kind: failure.kind, message: failure.message, stack: failure.stack });
+    const cancelled = isScenarioError(abortedBy) && (abortedBy.kind === 'cancelled' || abortedBy.kind === 'halted');
+    const outcome = cancelled ? 'cancelled' : outcomeOf(failure, decision.retry);
+    Object.assign(record, {
+      status: outcome,
+      kind: failure.kind,
+      message: lease.redact(failure.message),
+      stack: failure.stack && lease.redact(failure.stack),
+    });
     if (decision.retry) record.retryDelayMs = decision.delayMs;
     attemptLog.info({ kind: failure.kind, outcome, retryDelayMs: record.retryDelayMs }, 'attempt failed');
     const transition = await store.finishAttempt(run.runId, data.stepId, outcome, record, { retryDelayMs: record.retryDelayMs });

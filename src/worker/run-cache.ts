@@ -1,15 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.ts';
 import type { ScenarioDef } from '../scenario/types.ts';
-import { compileRun, type CompiledRun } from '../engine/compiled-run.ts';
+import { compileScenario, type CompiledScenario } from '../scenario/compile.ts';
 
 /** What a worker needs to execute any step of a run; immutable once the run exists. */
-export interface CachedRun extends CompiledRun {
+export interface CachedRun extends CompiledScenario {
   runId: string;
   input: Record<string, unknown>;
   deadline: number;
   mock: boolean;
-  groupDeadlines: Map<string, number>;
 }
 
 /**
@@ -22,14 +21,14 @@ export function createRunCache(redis: Redis, keys: Keys, capacity = 256) {
   async function load(runId: string): Promise<CachedRun | undefined> {
     const [def, input, deadline, mock] = await redis.hmget(keys.run(runId), 'def', 'input', 'deadline', 'mock');
     if (!def) return undefined;
-    const compiled = compileRun(JSON.parse(def) as ScenarioDef);
+    const compiled = compileScenario(JSON.parse(def) as ScenarioDef);
     return {
       ...compiled,
+      step: compiled.step,
       runId,
       input: JSON.parse(input ?? '{}') as Record<string, unknown>,
       deadline: Number(deadline),
       mock: mock === '1',
-      groupDeadlines: new Map(),
     };
   }
 

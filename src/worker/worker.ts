@@ -16,6 +16,7 @@ import { createInflight } from './inflight.ts';
 import { createRunCache } from './run-cache.ts';
 import { subscribeControl } from './control.ts';
 import { startHeartbeat } from './heartbeat.ts';
+import { OPEN_GUARD, type AttemptGuard } from './guard.ts';
 import { createStepProcessor, enforceDeadline, SHUTDOWN_REASON, type StepProcessorDeps } from './process-step.ts';
 
 export interface WorkerOptions {
@@ -35,6 +36,8 @@ export interface WorkerOptions {
   readonly stalledIntervalMs?: number;
   /** In-flight attempts get this long to finish on close before they are given back. @default 30000 */
   readonly shutdownGraceMs?: number;
+  /** Guardrails consulted around every attempt. @default OPEN_GUARD (none) */
+  readonly guard?: AttemptGuard;
 }
 
 export interface ScenarioWorker {
@@ -76,6 +79,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     runs: createRunCache(redis, keys),
     registry,
     inflight,
+    guard: options.guard ?? OPEN_GUARD,
     log,
     workerId,
     onTransition(runId, result) {

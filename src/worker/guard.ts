@@ -1,0 +1,70 @@
+import type { Job } from 'bullmq';
+import type { Failure } from '../errors.ts';
+import type { Usage } from '../handlers/types.ts';
+import type { CompiledStep } from '../scenario/compile.ts';
+import type { StepJobData } from '../engine/jobs.ts';
+import type { CachedRun } from './run-cache.ts';
+
+/** What the guard sees before an attempt. */
+export interface GuardRequest {
+  readonly run: CachedRun;
+  readonly step: CompiledStep;
+  readonly data: StepJobData;
+  readonly job: Job<StepJobData>;
+  /** The rendered handler input (an Error when rendering failed), for cost estimates. */
+  readonly input: unknown;
+  /** The step's declared credentials present in this worker's environment. */
+  readonly secrets: Readonly<Record<string, string>>;
+}
+
+/** A granted attempt: call `after` exactly once when it ends. */
+export interface GuardLease {
+  /** Run the step mocked (credential gate `mock`, `--mock`). */
+  readonly mock: boolean;
+  /** Replaces secret values in text before it is stored, logged or reported. */
+  redact(text: string): string;
+  /** Commits usage, releases permits and reservations, records breaker outcome. */
+  after(outcome: GuardOutcome): Promise<void>;
+}
+
+export interface GuardOutcome {
+  readonly ok: boolean;
+  readonly failure?: Failure;
+  readonly usage: readonly Usage[];
+  readonly durationMs: number;
+}
+
+/**
+ * The guard's answer. `wait` puts the job back without consuming an attempt (rate limit,
+ * concurrency, open breaker with whenOpen: wait, halt); `skip` and `fail` end the step.
+ */
+export type GuardDecision =
+  | { kind: 'proceed'; lease: GuardLease }
+  | { kind: 'wait'; delayMs: number; reason: string }
+  | { kind: 'skip'; reason: string; data?: Record<string, unknown> }
+  | { kind: 'fail'; failure: Failure };
+
+/** Consulted around every attempt; implemented by src/guardrails. */
+export interface AttemptGuard {
+  before(request: GuardRequest): Promise<GuardDecision>;
+}
+
+/** No guardrails: every attempt proceeds live, nothing to redact. */
+export const OPEN_GUARD: AttemptGuard = {
+  async before(request) {
+    return {
+      kind: 'proceed',
+      lease: { mock: request.run.mock, redact: (t) => t, after: async () => {} },
+    };
+  },
+};
+
+/** The step's declared credentials that this process holds (names from the scenario, values from env). */
+export function resolveSecrets(names: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = env[name];
+    if (value) out[name] = value;
+  }
+  return out;
+}
