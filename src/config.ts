@@ -8,7 +8,8 @@ export class ConfigError extends Error {
   }
 }
 
-const ms = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+const int = () => z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number');
+const ms = (fallback: number) => int().nonnegative().default(fallback);
 
 /** Environment of SPEC §18, validated once at start. */
 export const EnvSchema = z.object({
@@ -18,16 +19,16 @@ export const EnvSchema = z.object({
     .regex(/^(\{[A-Za-z0-9_-]+\}|[A-Za-z0-9_-]+)$/, 'must be letters, digits, _ or - (optionally in {braces} for Redis Cluster)')
     .default('sq'),
   SQ_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  SQ_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(8),
+  SQ_CONCURRENCY: int().min(1).max(1000).default(8),
   SQ_HANDLERS: z.string().optional(),
-  SQ_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  SQ_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  SQ_METRICS_PORT: int().min(0).max(65535).optional(),
+  SQ_API_PORT: int().min(0).max(65535).default(8080),
   SQ_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   SQ_SHUTDOWN_GRACE_MS: ms(30_000),
-  SQ_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(10_000),
-  SQ_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(5_000),
-  SQ_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
-  SQ_RECOVERY_MAX_AGE_MS: z.coerce.number().int().min(1000).default(24 * 3_600_000),
+  SQ_LOCK_DURATION_MS: int().min(1000).default(10_000),
+  SQ_STALLED_INTERVAL_MS: int().min(500).default(5_000),
+  SQ_RECOVERY_INTERVAL_MS: int().min(1000).default(60_000),
+  SQ_RECOVERY_MAX_AGE_MS: int().min(1000).default(24 * 3_600_000),
   SQ_ARTIFACT_DIR: z.string().optional(),
 });
 export type Env = z.infer<typeof EnvSchema>;

@@ -70,7 +70,7 @@ end
 local function blocks(st, reason, continued)
   if continued then return false end
   if st == 'skipped' then return reason ~= 'condition_false' end
-  return st == 'timed_out' or st == 'cancelled'
+  return st == 'failed' or st == 'timed_out' or st == 'cancelled'
 end
 
 -- Moves a step to a terminal status and returns whether it blocks its dependents.
@@ -205,7 +205,7 @@ local function abortForFailFast()
   if redis.call('HGET', K_RUN, 'failFast') ~= '1' then return {} end
   if redis.call('HGET', K_RUN, 'aborting') == '1' then return {} end
   redis.call('HSET', K_RUN, 'aborting', '1')
-  local message = 'cancelled: another step failed and the run is failFast'
+  local message = 'another step failed and the run is failFast'
   local ids = split(redis.call('HGET', K_DAG, '_ids'))
   local done = sweep(ids, 'cancelled', 'cancelled', 'fail_fast', message, 'cancelled', true)
   for _, sid in ipairs(ids) do

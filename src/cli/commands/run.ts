@@ -1,0 +1,115 @@
+import { writeFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import type { ScenarioClient } from '../../client.ts';
+import { loadScenario } from '../../scenario/load.ts';
+import { isScenarioValidationError } from '../../scenario/errors.ts';
+import type { ScenarioDef } from '../../scenario/types.ts';
+import type { RunSummary } from '../../engine/types.ts';
+import { customHandlers, knownHandlerNames, openClient } from '../context.ts';
+import { EXIT, UsageError } from '../errors.ts';
+import { expandFiles } from '../files.ts';
+import { intFlag, parseInputPairs, readInputFile } from '../input.ts';
+import { exitCodeOf, printSummaries, publishCiReports, startProgress, writeJunit } from '../output.ts';
+
+export interface RunFlags {
+  input: string[];
+  inputFile?: string;
+  wait?: boolean;
+  json?: boolean;
+  junit?: string;
+  timeout?: string;
+  suite?: string;
+  mock?: boolean;
+  handlers?: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Loads every file first: all errors of all files at once, and nothing enqueued if any. */
+async function loadAll(files: string[], known: Set<string>): Promise<ScenarioDef[]> {
+  const defs: ScenarioDef[] = [];
+  const errors: string[] = [];
+  for (const file of files) {
+    try {
+      defs.push(await loadScenario(file, { knownHandlers: known }));
+    } catch (e) {
+      if (!isScenarioValidationError(e)) throw e;
+      errors.push(e.format(file));
+    }
+  }
+  if (errors.length > 0) throw new UsageError(`invalid scenario${errors.length > 1 ? 's' : ''}, nothing was enqueued:\n${errors.join('\n')}`);
+  return defs;
+}
+
+/** Waits for every run, with live progress on stderr and the triage hint when no worker is alive. */
+async function waitAll(client: ScenarioClient, runs: { runId: string; def: ScenarioDef }[]): Promise<RunSummary[]> {
+  const progress = startProgress(runs.map((r) => ({ runId: r.runId, scenario: r.def.name, steps: r.def.steps.map((s) => s.id) })));
+  try {
+    return await Promise.all(
+      runs.map((r) =>
+        client.wait(r.runId, {
+          onEvent: (e) => progress.onEvent(e),
+          onIdle: (hint) =>
+            progress.onHint(
+              `no live workers have sent a heartbeat for 30s (queue depth ${hint.queueDepth}, Redis ${hint.redisUrl}); start one with: scenario-queue worker`,
+            ),
+        }),
+      ),
+    );
+  } finally {
+    progress.done();
+  }
+}
+
+/** `run FILE…`: enqueue scenarios (one suite when several) and, with --wait, report verdicts. */
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('enqueue scenario runs; with --wait, wait for the verdict')
+    .argument('<files...>', 'scenario files or globs; several form one suite')
+    .option('--input <key=value>', 'input value (JSON or string); repeatable', collect, [])
+    .option('--input-file <file>', 'JSON or YAML object of input values')
+    .option('--wait', 'wait for the runs to end and report them')
+    .option('--json', 'print only the JSON summary on stdout')
+    .option('--junit <file>', 'write a JUnit XML report (with --wait)')
+    .option('--timeout <ms>', "override the scenario's whole-run timeoutMs")
+    .option('--suite <id>', 'label shared by the runs of this command')
+    .option('--mock', 'run every step mocked (mock outputs and recordings)')
+    .option('--handlers <module>', 'custom handlers whose names the scenarios may use')
+    .action(async (patterns: string[], opts: RunFlags) => {
+      if (opts.junit && !opts.wait) throw new UsageError('--junit needs --wait');
+      const files = await expandFiles(patterns);
+      const input = { ...(opts.inputFile ? await readInputFile(opts.inputFile) : {}), ...parseInputPairs(opts.input) };
+      const timeoutMs = opts.timeout ? intFlag('--timeout', opts.timeout) : undefined;
+      if (opts.suite !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(opts.suite)) throw new UsageError(`--suite "${opts.suite}": use letters, digits, _ . or -`);
+      const client = await openClient();
+      try {
+        const advertised = (await client.liveWorkers()).flatMap((w) => w.handlers);
+        const defs = await loadAll(files, knownHandlerNames(await customHandlers(opts.handlers), advertised));
+        const suite = opts.suite ?? (defs.length > 1 ? `suite-${Date.now().toString(36)}` : undefined);
+        const runs: { runId: string; def: ScenarioDef }[] = [];
+        for (const def of defs) {
+          const { runId } = await client.enqueue(def, { input, timeoutMs, suite, mock: opts.mock });
+          runs.push({ runId, def });
+          process.stderr.write(`enqueued ${def.name} as ${runId}${suite ? ` (suite ${suite})` : ''}\n`);
+        }
+        if (!opts.wait) {
+          const out = runs.map((r) => ({ runId: r.runId, scenario: r.def.name }));
+          process.stdout.write(opts.json ? `${JSON.stringify(out.length === 1 ? out[0] : { suite, runs: out })}\n` : `${out.map((r) => r.runId).join('\n')}\n`);
+          return;
+        }
+        const summaries = await waitAll(client, runs);
+        printSummaries(summaries, { json: opts.json, suite });
+        if (opts.junit) {
+          await mkdir(dirname(opts.junit), { recursive: true });
+          await writeFile(opts.junit, writeJunit(summaries));
+        }
+        await publishCiReports(summaries, { json: opts.json });
+        process.exitCode = exitCodeOf(summaries);
+      } finally {
+        await client.close();
+      }
+    });
+}
+

@@ -1,0 +1,44 @@
+import { appendFile } from 'node:fs/promises';
+import type { RunSummary } from '../engine/types.ts';
+import { createSuiteProgress, type Progress, type ProgressRun } from './progress/index.ts';
+import { shouldColor } from './reports/color.ts';
+import { toJsonReport } from './reports/json.ts';
+import { toJunitXml } from './reports/junit.ts';
+import { githubAnnotations, toMarkdown } from './reports/markdown.ts';
+import { toText } from './reports/text.ts';
+import { isPassingRun } from './reports/verdict.ts';
+import { EXIT } from './errors.ts';
+
+/** Live progress on stderr: a redrawn table in a TTY, one line per event otherwise. */
+export function startProgress(runs: readonly ProgressRun[]): Progress {
+  return createSuiteProgress({ tty: Boolean(process.stderr.isTTY), stream: process.stderr, runs });
+}
+
+/** The summary on stdout: JSON only with --json, else the human report. */
+export function printSummaries(summaries: readonly RunSummary[], options: { json?: boolean; suite?: string }): void {
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(toJsonReport(summaries))}\n`);
+    return;
+  }
+  process.stdout.write(`${toText(summaries, { color: shouldColor(process.stdout) })}\n`);
+}
+
+/** JUnit XML: one testsuite per run, one testcase per step. */
+export function writeJunit(summaries: readonly RunSummary[]): string {
+  return toJunitXml(summaries);
+}
+
+/** Inside GitHub Actions: a Markdown job summary and ::error / ::warning annotations. */
+export async function publishCiReports(summaries: readonly RunSummary[], options: { json?: boolean }): Promise<void> {
+  if (!process.env.GITHUB_ACTIONS) return;
+  const file = process.env.GITHUB_STEP_SUMMARY;
+  if (file) await appendFile(file, `${toMarkdown(summaries)}\n`);
+  // Annotations are workflow commands; with --json stdout must stay pure JSON, and the runner reads stderr too.
+  const out = options.json ? process.stderr : process.stdout;
+  for (const summary of summaries) for (const line of githubAnnotations(summary)) out.write(`${line}\n`);
+}
+
+/** The worst verdict decides: 0 when every run succeeded (or was skipped), else 1. */
+export function exitCodeOf(summaries: readonly RunSummary[]): number {
+  return summaries.every((s) => isPassingRun(s.status)) ? EXIT.ok : EXIT.notSucceeded;
+}
