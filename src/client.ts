@@ -13,6 +13,7 @@ import { liveWorkers, LIVE_WINDOW_MS, type WorkerInfo } from './worker/heartbeat
 import type { ScenarioDef } from './scenario/types.ts';
 
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
 
 export interface ClientOptions {
   readonly redisUrl?: string;
@@ -30,6 +31,8 @@ export interface EnqueueOptions {
   readonly timeoutMs?: number;
   readonly suite?: string;
   readonly mock?: boolean;
+  /** How long a finished run's state is kept in Redis. @default 7 days */
+  readonly retentionMs?: number;
 }
 
 /** Why a waiting CLI sees no progress (SPEC §15 triage hint). */
@@ -123,7 +126,8 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
   async function wait(runId: string, opts: WaitOptions = {}): Promise<RunSummary> {
     const first = await status(runId);
     if (!first) throw new Error(`run ${runId} not found`);
-    const deadline = Number(await redis.hget(keys.run(runId), 'deadline'));
+    const [deadlineRaw, timeoutRaw] = await redis.hmget(keys.run(runId), 'deadline', 'timeoutMs');
+    const deadline = Number(deadlineRaw);
     let lastLivenessCheck = Date.now();
     let hinted = false;
     const ac = new AbortController();
@@ -144,7 +148,7 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
         if (now > deadline + 2_000) {
           const live = await liveWorkers(redis, keys);
           const cause = live.length === 0 ? '; no live workers were connected' : '';
-          await store.endRun(runId, 'timed_out', `run timed out after ${first.status && Number(await redis.hget(keys.run(runId), 'timeoutMs'))}ms (run timeoutMs)${cause}`);
+          await store.endRun(runId, 'timed_out', `run timed out after ${timeoutRaw}ms (run timeoutMs)${cause}`);
         }
       } catch {
         // Redis may be down; the event loop below reattaches when it is back.
@@ -187,6 +191,7 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
         def: JSON.stringify(def),
         input: JSON.stringify(input),
         mock: opts.mock ? 1 : 0,
+        retentionMs: opts.retentionMs ?? DEFAULT_RETENTION_MS,
         ...(opts.suite ? { suite: opts.suite } : {}),
       };
       const result = await store.createRun(runId, def, compiled.dependents, meta);

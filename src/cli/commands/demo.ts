@@ -33,7 +33,7 @@ export function registerDemo(program: Command): void {
       const say = (line: string) => process.stderr.write(`${line}\n`);
       const redis = await provideDemoRedis(env.REDIS_URL);
       say(redis.owned ? `started a throwaway redis-server at ${redis.url}` : `using Redis at ${redis.url}`);
-      const prefix = `sq-demo-${Date.now().toString(36)}`;
+      const prefix = 'sq-demo';
       const target = await startHttpTarget();
       const logDir = mkdtempSync(join(tmpdir(), 'sq-demo-'));
       const workers: DemoWorker[] = [];

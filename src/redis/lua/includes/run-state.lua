@@ -156,6 +156,13 @@ local function endRun(status, reason)
   if reason and reason ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = reason end
   redis.call('HSET', K_RUN, unpack(fields))
   redis.call('ZREM', K_ACTIVE, RUN_ID)
+  -- A finished run is kept for its retention, then Redis forgets it.
+  local retention = tonumber(redis.call('HGET', K_RUN, 'retentionMs') or '0')
+  if retention and retention > 0 then
+    for _, k in ipairs({K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT, K_EV, K_WAIT, K_GRP}) do
+      redis.call('PEXPIRE', k, retention)
+    end
+  end
   local data = nil
   if reason and reason ~= '' then data = {reason = reason} end
   emit('run.' .. status, nil, nil, data)
