@@ -1,27 +1,12 @@
 import { evaluate } from '@marcbachmann/cel-js';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { toFailure } from '../../src/errors.ts';
 import { assert, memberPaths } from '../../src/handlers/builtin/assert.ts';
 import type { HandlerContext } from '../../src/handlers/types.ts';
+import { testContext as baseContext } from '../support/handler-context.ts';
 
-/** A minimal HandlerContext whose `evaluate` runs CEL over `vars`, as the engine's does. */
-function testContext(vars: Record<string, unknown>): HandlerContext {
-  return {
-    runId: 'run-1',
-    stepId: 'check',
-    attempt: 1,
-    signal: new AbortController().signal,
-    log: pino({ level: 'silent' }),
-    mock: false,
-    secrets: {},
-    evaluate: (expression) => evaluate(expression, vars),
-    reportUsage: () => {},
-    checkpoint: async () => {},
-    artifact: async () => {},
-    progress: async () => {},
-  };
-}
+/** A HandlerContext whose `evaluate` runs CEL over `vars`, as the engine's does. */
+const testContext = (vars: Record<string, unknown>) => baseContext({ stepId: 'check', evaluate: (expression) => evaluate(expression, vars) });
 
 const vars = {
   input: { user: { name: 'ada' }, limit: 3n },

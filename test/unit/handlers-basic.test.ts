@@ -1,4 +1,3 @@
-import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isScenarioError, toFailure } from '../../src/errors.ts';
 import { echo } from '../../src/handlers/builtin/echo.ts';
@@ -6,27 +5,8 @@ import { fault } from '../../src/handlers/builtin/fault.ts';
 import { noop } from '../../src/handlers/builtin/noop.ts';
 import { sleep } from '../../src/handlers/builtin/sleep.ts';
 import type { HandlerContext } from '../../src/handlers/types.ts';
+import { testContext } from '../support/handler-context.ts';
 
-/** A minimal HandlerContext; the engine builds the real one. */
-function testContext(over: Partial<HandlerContext> = {}): HandlerContext {
-  return {
-    runId: 'run-1',
-    stepId: 'step',
-    attempt: 1,
-    signal: new AbortController().signal,
-    log: pino({ level: 'silent' }),
-    mock: false,
-    secrets: {},
-    evaluate: () => {
-      throw new Error('no expression context in this test');
-    },
-    reportUsage: () => {},
-    checkpoint: async () => {},
-    artifact: async () => {},
-    progress: async () => {},
-    ...over,
-  };
-}
 
 /** Runs `fault` for one attempt and returns its output or its classified failure. */
 async function faultAttempt(raw: unknown, attempt: number, over: Partial<HandlerContext> = {}) {

@@ -1,35 +1,14 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpStatusError, isScenarioError, toFailure } from '../../src/errors.ts';
 import { http } from '../../src/handlers/builtin/http.ts';
 import { parseRetryAfter } from '../../src/handlers/http-response.ts';
-import type { HandlerContext, Usage } from '../../src/handlers/types.ts';
+import type { HandlerContext } from '../../src/handlers/types.ts';
 import { startHttpTarget, type HttpTarget } from '../support/http-target.ts';
+import { testContext as baseContext } from '../support/handler-context.ts';
 
-/** A minimal HandlerContext; the engine builds the real one. */
-function testContext(over: Partial<HandlerContext> = {}): HandlerContext & { usage: Usage[] } {
-  const usage: Usage[] = [];
-  return {
-    runId: 'run-1',
-    stepId: 'call',
-    attempt: 1,
-    signal: new AbortController().signal,
-    log: pino({ level: 'silent' }),
-    mock: false,
-    secrets: {},
-    evaluate: () => {
-      throw new Error('no expression context in this test');
-    },
-    reportUsage: (u) => usage.push(u),
-    checkpoint: async () => {},
-    artifact: async () => {},
-    progress: async () => {},
-    usage,
-    ...over,
-  };
-}
+const testContext = (over: Partial<HandlerContext> = {}) => baseContext({ stepId: 'call', ...over });
 
 /** Runs the handler the way the engine does: parse `with`, then run. */
 async function runHttp(raw: unknown, ctx = testContext()) {

@@ -1,33 +1,12 @@
 import { createServer, type AddressInfo } from 'node:net';
-import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { toFailure } from '../../src/errors.ts';
 import { llm } from '../../src/handlers/builtin/llm.ts';
-import type { HandlerContext, Usage } from '../../src/handlers/types.ts';
+import type { HandlerContext } from '../../src/handlers/types.ts';
 import { fakeCompletionText, fakeTokenCount, startFakeLlm, type FakeLlm } from '../support/fake-llm.ts';
+import { testContext as baseContext } from '../support/handler-context.ts';
 
-/** A minimal HandlerContext; the engine builds the real one. */
-function testContext(over: Partial<HandlerContext> = {}): HandlerContext & { usage: Usage[] } {
-  const usage: Usage[] = [];
-  return {
-    runId: 'run-1',
-    stepId: 'plan',
-    attempt: 1,
-    signal: new AbortController().signal,
-    log: pino({ level: 'silent' }),
-    mock: false,
-    secrets: {},
-    evaluate: () => {
-      throw new Error('no expression context in this test');
-    },
-    reportUsage: (u) => usage.push(u),
-    checkpoint: async () => {},
-    artifact: async () => {},
-    progress: async () => {},
-    usage,
-    ...over,
-  };
-}
+const testContext = (over: Partial<HandlerContext> = {}) => baseContext({ stepId: 'plan', ...over });
 
 /** A port nothing listens on: bind an ephemeral one, then release it. */
 async function closedPort(): Promise<number> {
