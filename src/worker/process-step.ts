@@ -69,8 +69,12 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       value = step.if.test(prepared);
     } catch (e) {
       // An `if` that reads the output of a step that produced none (skipped, failed) is false;
-      // one that fails on outputs that exist is a real error in the expression.
-      if (readsAreAvailable(step, raw)) throw e;
+      // one that fails on outputs that exist is a real error in the expression: the step fails
+      // (invalid_input, naming it). Throwing here would leave the step queued until the run deadline.
+      if (readsAreAvailable(step, raw)) {
+        await failWithoutRunning(run, data, toFailure(e));
+        return false;
+      }
       value = false;
       error = toFailure(e).message;
     }
