@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { connectRedis, duplicateConnection, redactUrl } from './redis/connection.ts';
+import { connectRedis, duplicateConnection, type RedisConnection, redactUrl } from './redis/connection.ts';
 import { createKeys, STEP_QUEUE, type Keys } from './redis/keys.ts';
 import { createRunStore } from './engine/store.ts';
 import { compileScenario } from './scenario/compile.ts';
@@ -18,7 +17,7 @@ export const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
 export interface ClientOptions {
   readonly redisUrl?: string;
   /** An open connection to use instead of `redisUrl`; the caller closes it. */
-  readonly connection?: Redis;
+  readonly connection?: RedisConnection;
   /** @default 'sq' */
   readonly prefix?: string;
 }
@@ -52,7 +51,7 @@ export interface WaitOptions {
 
 export interface ScenarioClient {
   readonly keys: Keys;
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   enqueue(scenario: ScenarioDef, options?: EnqueueOptions): Promise<{ runId: string }>;
   status(runId: string): Promise<RunSummary | undefined>;
   /** Resolves with the summary once the run is over; reattaches after Redis outages. */
@@ -80,7 +79,7 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
   const keys = createKeys(prefix);
   const store = createRunStore(redis, keys);
   const queue = new Queue(STEP_QUEUE, { connection: redis, prefix });
-  const readers = new Set<Redis>();
+  const readers = new Set<RedisConnection>();
 
   async function status(runId: string) {
     const snapshot = await readRun(redis, keys, runId);

@@ -13,7 +13,10 @@ const ms = (fallback: number) => int().nonnegative().default(fallback);
 
 /** Environment of SPEC §18, validated once at start. */
 export const EnvSchema = z.object({
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?(\+cluster)?:\/\//, 'must be a redis://, rediss:// or redis+cluster://host:port,host:port URL')
+    .default('redis://127.0.0.1:6379'),
   SQ_PREFIX: z
     .string()
     .regex(/^(\{[A-Za-z0-9_-]+\}|[A-Za-z0-9_-]+)$/, 'must be letters, digits, _ or - (optionally in {braces} for Redis Cluster)')
@@ -30,6 +33,11 @@ export const EnvSchema = z.object({
   SQ_RECOVERY_INTERVAL_MS: int().min(1000).default(60_000),
   SQ_RECOVERY_MAX_AGE_MS: int().min(1000).default(24 * 3_600_000),
   SQ_ARTIFACT_DIR: z.string().optional(),
+}).superRefine((env, ctx) => {
+  // On a cluster every script and BullMQ command spans several keys: they must share one slot.
+  if (/^rediss?\+cluster:/.test(env.REDIS_URL) && !env.SQ_PREFIX.startsWith('{')) {
+    ctx.addIssue({ code: 'custom', path: ['SQ_PREFIX'], message: `must be hash-tagged when REDIS_URL is a redis+cluster:// URL, e.g. {${env.SQ_PREFIX}}` });
+  }
 });
 export type Env = z.infer<typeof EnvSchema>;
 

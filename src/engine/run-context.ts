@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { StepContext } from '../scenario/cel.ts';
 
 /** Loads `steps.<id>.output` and `.status` for the ids an expression reads, in one round trip. */
-export async function loadStepContexts(redis: Redis, keys: Keys, runId: string, ids: readonly string[]): Promise<Record<string, StepContext>> {
+export async function loadStepContexts(redis: RedisConnection, keys: Keys, runId: string, ids: readonly string[]): Promise<Record<string, StepContext>> {
   if (ids.length === 0) return {};
   const res = await redis
     .multi()

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import { runScript } from '../redis/scripts.ts';
 import type { LuaScriptName } from '../redis/lua-scripts.generated.ts';
@@ -83,7 +83,7 @@ export interface RunStoreOptions {
 }
 
 /** Atomic state changes of runs and steps (one Lua script each). */
-export function createRunStore(redis: Redis, keys: Keys, options: RunStoreOptions = {}) {
+export function createRunStore(redis: RedisConnection, keys: Keys, options: RunStoreOptions = {}) {
   const workerId = options.workerId ?? '';
   const cap = String(options.globalEventsCap ?? 10_000);
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { ScenarioDef } from '../scenario/types.ts';
 import type { AttemptRecord } from './store.ts';
@@ -17,7 +17,7 @@ export interface RunSnapshot {
 }
 
 /** Reads a run; undefined when it does not exist (or has expired). */
-export async function readRun(redis: Redis, keys: Keys, runId: string): Promise<RunSnapshot | undefined> {
+export async function readRun(redis: RedisConnection, keys: Keys, runId: string): Promise<RunSnapshot | undefined> {
   const res = await redis
     .multi()
     .hgetall(keys.run(runId))

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection.ts';
 import { luaScripts, type LuaScriptName } from './lua-scripts.generated.ts';
 
 const shas = new Map<LuaScriptName, string>(
@@ -10,7 +10,7 @@ const shas = new Map<LuaScriptName, string>(
  * Runs a generated Lua script by SHA (content-addressed, so a deploy never runs a stale
  * script), loading it once on NOSCRIPT. Checks the key count against the file name.
  */
-export async function runScript(redis: Redis, name: LuaScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
+export async function runScript(redis: RedisConnection, name: LuaScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
   const script = luaScripts[name];
   if (keys.length !== script.numberOfKeys) {
     throw new Error(`script ${name} takes ${script.numberOfKeys} keys, got ${keys.length}`);

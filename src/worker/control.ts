@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.ts';
 import type { Logger } from 'pino';
 import { ScenarioError, ScenarioTimeoutError } from '../errors.ts';
 import type { Inflight } from './inflight.ts';
@@ -24,7 +24,7 @@ export function abortError(msg: ControlMessage): Error {
  * Subscribes to the control channel and aborts matching in-flight attempts. Their results
  * are discarded by the scripts, which already recorded the step's end.
  */
-export async function subscribeControl(subscriber: Redis, channel: string, inflight: Inflight, log: Logger): Promise<() => Promise<void>> {
+export async function subscribeControl(subscriber: RedisConnection, channel: string, inflight: Inflight, log: Logger): Promise<() => Promise<void>> {
   subscriber.on('message', (_channel: string, raw: string) => {
     try {
       const msg = JSON.parse(raw) as ControlMessage;

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 
 export const HEARTBEAT_INTERVAL_MS = 5_000;
@@ -20,7 +20,7 @@ export interface WorkerInfo {
 }
 
 /** Publishes the worker's heartbeat every few seconds until stopped. */
-export function startHeartbeat(redis: Redis, keys: Keys, info: () => Omit<WorkerInfo, 'lastSeen' | 'hostname' | 'pid'>) {
+export function startHeartbeat(redis: RedisConnection, keys: Keys, info: () => Omit<WorkerInfo, 'lastSeen' | 'hostname' | 'pid'>) {
   const beat = async () => {
     const now = Date.now();
     const data: WorkerInfo = { ...info(), hostname: hostname(), pid: process.pid, lastSeen: now };
@@ -50,7 +50,7 @@ export function startHeartbeat(redis: Redis, keys: Keys, info: () => Omit<Worker
 }
 
 /** Workers that sent a heartbeat within the live window. */
-export async function liveWorkers(redis: Redis, keys: Keys, now = Date.now()): Promise<WorkerInfo[]> {
+export async function liveWorkers(redis: RedisConnection, keys: Keys, now = Date.now()): Promise<WorkerInfo[]> {
   const ids = await redis.zrangebyscore(keys.workers, now - LIVE_WINDOW_MS, '+inf');
   if (ids.length === 0) return [];
   const raw = await redis.mget(...ids.map((id) => keys.worker(id)));

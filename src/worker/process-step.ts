@@ -1,5 +1,5 @@
 import { DelayedError, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.ts';
 import type { Logger } from 'pino';
 import { ScenarioError, isScenarioError, toFailure, type Failure } from '../errors.ts';
 import type { HandlerContext, Usage } from '../handlers/types.ts';
@@ -23,7 +23,7 @@ export const SHUTDOWN_REASON = new ScenarioError('cancelled', 'worker shutting d
 export const MAX_INLINE_ARTIFACT_BYTES = 256 * 1024;
 
 export interface StepProcessorDeps {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly keys: Keys;
   readonly store: RunStore;
   readonly queue: Queue;

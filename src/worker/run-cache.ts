@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { ScenarioDef } from '../scenario/types.ts';
 import { compileScenario, type CompiledScenario } from '../scenario/compile.ts';
@@ -15,7 +15,7 @@ export interface CachedRun extends CompiledScenario {
  * Bounded LRU of compiled runs, so a step costs no scenario parse or CEL compile after the
  * run's first step on this worker. Concurrent loads of one run share a promise.
  */
-export function createRunCache(redis: Redis, keys: Keys, capacity = 256) {
+export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 256) {
   const entries = new Map<string, Promise<CachedRun | undefined>>();
 
   async function load(runId: string): Promise<CachedRun | undefined> {

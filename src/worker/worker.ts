@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { connectRedis, duplicateConnection } from '../redis/connection.ts';
+import { connectRedis, duplicateConnection, type RedisConnection } from '../redis/connection.ts';
 import { createKeys, STEP_QUEUE } from '../redis/keys.ts';
 import { createRunStore } from '../engine/store.ts';
 import { JOB_NAMES, type DeadlineJobData, type StepJobData } from '../engine/jobs.ts';
@@ -22,7 +21,7 @@ import { createStepProcessor, enforceDeadline, SHUTDOWN_REASON, type StepProcess
 export interface WorkerOptions {
   readonly redisUrl?: string;
   /** An open connection to use instead of `redisUrl`; the caller closes it. */
-  readonly connection?: Redis;
+  readonly connection?: RedisConnection;
   /** @default 'sq' */
   readonly prefix?: string;
   /** Step attempts in flight at once in this process. @default 8 */
