@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { Failure } from '../errors.ts';
 import type { Usage } from '../handlers/types.ts';
+import type { CostTotals } from '../engine/types.ts';
 import type { CompiledStep } from '../scenario/compile.ts';
 import type { StepJobData } from '../engine/jobs.ts';
 import type { CachedRun } from './run-cache.ts';
@@ -23,8 +24,11 @@ export interface GuardLease {
   readonly mock: boolean;
   /** Replaces secret values in text before it is stored, logged or reported. */
   redact(text: string): string;
-  /** Commits usage, releases permits and reservations, records breaker outcome. */
-  after(outcome: GuardOutcome): Promise<void>;
+  /**
+   * Commits usage, releases permits and reservations, records breaker outcome. Resolves with
+   * the usage as committed (USD priced) when the guard prices it; metrics count that.
+   */
+  after(outcome: GuardOutcome): Promise<CostTotals | void>;
 }
 
 export interface GuardOutcome {

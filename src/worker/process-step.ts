@@ -10,9 +10,11 @@ import { enqueueSteps, scheduleDeadline, type StepJobData } from '../engine/jobs
 import { loadStepContexts } from '../engine/run-context.ts';
 import type { AttemptOutcome, AttemptRecord, RunStore, TransitionResult } from '../engine/store.ts';
 import type { Keys } from '../redis/keys.ts';
+import type { CostTotals } from '../engine/types.ts';
 import type { CompiledStep } from '../scenario/compile.ts';
 import { runAttempt, type AttemptResult, type Deadline } from './attempt.ts';
 import { resolveSecrets, type AttemptGuard } from './guard.ts';
+import { observeAttempt, usageTotals, type WorkerObserver } from './observer.ts';
 import type { CachedRun, RunCache } from './run-cache.ts';
 import type { Inflight } from './inflight.ts';
 
@@ -31,6 +33,7 @@ export interface StepProcessorDeps {
   readonly registry: HandlerRegistry;
   readonly inflight: Inflight;
   readonly guard: AttemptGuard;
+  readonly observer?: WorkerObserver;
   readonly log: Logger;
   readonly workerId: string;
   /** Called with every committed transition (local events, metrics). */
@@ -194,6 +197,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     if (newGroup) await scheduleDeadline(deps.queue, { runId: run.runId, group: newGroup }, Number(groupDeadline) - Date.now());
 
     const startedAt = Date.now();
+    const observed = observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service }, attemptLog);
     const external = new AbortController();
     const release = deps.inflight.add(run.runId, data.stepId, external);
     let result: AttemptResult;
@@ -214,7 +218,12 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     } finally {
       release();
     }
-    await lease.after({ ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt });
+    let committed: CostTotals | void = undefined;
+    try {
+      committed = await lease.after({ ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt });
+    } finally {
+      observed({ ok: result.ok, kind: result.ok ? undefined : result.failure.kind, durationMs: Date.now() - startedAt, cost: committed ?? usageTotals(result.usage) });
+    }
 
     const record: AttemptRecord = { attempt: data.attempt, workerId: deps.workerId, startedAt, finishedAt: Date.now() };
     if (result.ok) {

@@ -16,6 +16,7 @@ import { createRunCache } from './run-cache.ts';
 import { subscribeControl } from './control.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import { OPEN_GUARD, type AttemptGuard } from './guard.ts';
+import type { WorkerObserver } from './observer.ts';
 import { createStepProcessor, enforceDeadline, SHUTDOWN_REASON, type StepProcessorDeps } from './process-step.ts';
 
 export interface WorkerOptions {
@@ -37,6 +38,8 @@ export interface WorkerOptions {
   readonly shutdownGraceMs?: number;
   /** Guardrails consulted around every attempt. @default OPEN_GUARD (none) */
   readonly guard?: AttemptGuard;
+  /** Sees every attempt and stalled job (metrics). */
+  readonly observer?: WorkerObserver;
 }
 
 export interface ScenarioWorker {
@@ -79,6 +82,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     registry,
     inflight,
     guard: options.guard ?? OPEN_GUARD,
+    observer: options.observer,
     log,
     workerId,
     onTransition(runId, result) {
@@ -113,6 +117,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     },
   );
   worker.on('error', (err) => log.warn({ err }, 'bullmq worker error'));
+  if (options.observer) worker.on('stalled', () => options.observer?.jobStalled(STEP_QUEUE));
   worker.on('failed', (job, err) => {
     if (job) log.warn({ jobId: job.id, err: err.message }, 'job failed in bullmq');
   });

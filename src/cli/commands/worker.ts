@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createWorker } from '../../worker/worker.ts';
+import { createWorker, newWorkerId } from '../../worker/worker.ts';
+import { startWorkerMetrics } from '../../observability/worker-metrics.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { connectRedis } from '../../redis/connection.ts';
 import { cliEnv, customHandlers } from '../context.ts';
@@ -12,14 +13,20 @@ export function registerWorker(program: Command): void {
     .description('run a worker process that executes scenario steps')
     .option('--concurrency <n>', 'step attempts in flight at once (default SQ_CONCURRENCY or 8)')
     .option('--handlers <module>', 'module with custom handlers (default SQ_HANDLERS)')
-    .action(async (opts: { concurrency?: string; handlers?: string }) => {
+    .option('--metrics-port <port>', 'serve Prometheus metrics on GET /metrics at this port (default SQ_METRICS_PORT; 0 = any free port)')
+    .action(async (opts: { concurrency?: string; handlers?: string; metricsPort?: string }) => {
       const env = cliEnv();
       const concurrency = opts.concurrency ? intFlag('--concurrency', opts.concurrency) : env.SQ_CONCURRENCY;
       const handlers = await customHandlers(opts.handlers);
       const logger = createLogger({ level: env.SQ_LOG_LEVEL });
       const connection = await connectRedis(env.REDIS_URL, { connectionName: 'sq-worker' });
+      const workerId = newWorkerId();
+      const metricsPort = opts.metricsPort !== undefined ? intFlag('--metrics-port', opts.metricsPort, 0) : env.SQ_METRICS_PORT;
+      const metrics = metricsPort === undefined ? undefined : await startWorkerMetrics({ redis: connection, prefix: env.SQ_PREFIX, port: metricsPort, workerId, log: logger });
       const worker = await createWorker({
         connection,
+        workerId,
+        observer: metrics?.observer,
         prefix: env.SQ_PREFIX,
         concurrency,
         handlers,
@@ -39,6 +46,7 @@ export function registerWorker(program: Command): void {
           logger.info({ signal, inflight: worker.inflight }, 'draining');
           worker
             .close()
+            .then(() => metrics?.stop())
             .then(() => connection.quit())
             .catch((err: unknown) => logger.error({ err }, 'close failed'))
             .finally(resolve);
