@@ -1,5 +1,5 @@
 import { appendFile } from 'node:fs/promises';
-import type { RunSummary } from '../engine/types.ts';
+import type { RunSummary, ScenarioEvent } from '../engine/types.ts';
 import { createSuiteProgress, type Progress, type ProgressRun } from './progress/index.ts';
 import { shouldColor } from './reports/color.ts';
 import { toJsonReport } from './reports/json.ts';
@@ -28,14 +28,25 @@ export function writeJunit(summaries: readonly RunSummary[]): string {
   return toJunitXml(summaries);
 }
 
+export interface CiReportOptions {
+  readonly json?: boolean;
+  /** Events seen while waiting; `budget.warning` ones become `::warning` annotations. */
+  readonly events?: readonly ScenarioEvent[];
+  /** The scenario file of each run id, so GitHub attaches the annotations to it. */
+  readonly files?: ReadonlyMap<string, string>;
+}
+
 /** Inside GitHub Actions: a Markdown job summary and ::error / ::warning annotations. */
-export async function publishCiReports(summaries: readonly RunSummary[], options: { json?: boolean }): Promise<void> {
+export async function publishCiReports(summaries: readonly RunSummary[], options: CiReportOptions): Promise<void> {
   if (!process.env.GITHUB_ACTIONS) return;
   const file = process.env.GITHUB_STEP_SUMMARY;
   if (file) await appendFile(file, `${toMarkdown(summaries)}\n`);
   // Annotations are workflow commands; with --json stdout must stay pure JSON, and the runner reads stderr too.
   const out = options.json ? process.stderr : process.stdout;
-  for (const summary of summaries) for (const line of githubAnnotations(summary)) out.write(`${line}\n`);
+  for (const summary of summaries) {
+    const lines = githubAnnotations(summary, { events: options.events, file: options.files?.get(summary.runId) });
+    for (const line of lines) out.write(`${line}\n`);
+  }
 }
 
 /** The worst verdict decides: 0 when every run succeeded (or was skipped), else 1. */

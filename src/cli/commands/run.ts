@@ -1,11 +1,11 @@
 import { writeFile, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ScenarioClient } from '../../client.ts';
 import { loadScenario } from '../../scenario/load.ts';
 import { isScenarioValidationError } from '../../scenario/errors.ts';
 import type { ScenarioDef } from '../../scenario/types.ts';
-import type { RunSummary } from '../../engine/types.ts';
+import type { RunSummary, ScenarioEvent } from '../../engine/types.ts';
 import { customHandlers, knownHandlerNames, openClient } from '../context.ts';
 import { EXIT, UsageError } from '../errors.ts';
 import { expandFiles } from '../files.ts';
@@ -42,14 +42,20 @@ async function loadAll(files: string[], known: Set<string>): Promise<ScenarioDef
   return defs;
 }
 
-/** Waits for every run, with live progress on stderr and the triage hint when no worker is alive. */
-async function waitAll(client: ScenarioClient, runs: { runId: string; def: ScenarioDef }[]): Promise<RunSummary[]> {
+/**
+ * Waits for every run, with live progress on stderr and the triage hint when no worker is
+ * alive; `budget.warning` events are kept in `warnings` for the CI annotations.
+ */
+async function waitAll(client: ScenarioClient, runs: { runId: string; def: ScenarioDef }[], warnings: ScenarioEvent[]): Promise<RunSummary[]> {
   const progress = startProgress(runs.map((r) => ({ runId: r.runId, scenario: r.def.name, steps: r.def.steps.map((s) => s.id) })));
   try {
     return await Promise.all(
       runs.map((r) =>
         client.wait(r.runId, {
-          onEvent: (e) => progress.onEvent(e),
+          onEvent: (e) => {
+            progress.onEvent(e);
+            if (e.type === 'budget.warning') warnings.push(e);
+          },
           onIdle: (hint) =>
             progress.onHint(
               `no live workers have sent a heartbeat for 30s (queue depth ${hint.queueDepth}, Redis ${hint.redisUrl}); start one with: scenario-queue worker`,
@@ -89,9 +95,12 @@ export function registerRun(program: Command): void {
         const defs = await loadAll(files, knownHandlerNames(await customHandlers(opts.handlers), advertised));
         const suite = opts.suite ?? (defs.length > 1 ? `suite-${Date.now().toString(36)}` : undefined);
         const runs: { runId: string; def: ScenarioDef }[] = [];
-        for (const def of defs) {
+        // GitHub attaches annotations to paths relative to the workspace.
+        const fileOf = new Map<string, string>();
+        for (const [i, def] of defs.entries()) {
           const { runId } = await client.enqueue(def, { input, timeoutMs, suite, mock: opts.mock });
           runs.push({ runId, def });
+          fileOf.set(runId, relative(process.env.GITHUB_WORKSPACE ?? process.cwd(), resolve(files[i])));
           process.stderr.write(`enqueued ${def.name} as ${runId}${suite ? ` (suite ${suite})` : ''}\n`);
         }
         if (!opts.wait) {
@@ -99,13 +108,14 @@ export function registerRun(program: Command): void {
           process.stdout.write(opts.json ? `${JSON.stringify(out.length === 1 ? out[0] : { suite, runs: out })}\n` : `${out.map((r) => r.runId).join('\n')}\n`);
           return;
         }
-        const summaries = await waitAll(client, runs);
+        const budgetWarnings: ScenarioEvent[] = [];
+        const summaries = await waitAll(client, runs, budgetWarnings);
         printSummaries(summaries, { json: opts.json, suite });
         if (opts.junit) {
           await mkdir(dirname(opts.junit), { recursive: true });
           await writeFile(opts.junit, writeJunit(summaries));
         }
-        await publishCiReports(summaries, { json: opts.json });
+        await publishCiReports(summaries, { json: opts.json, events: budgetWarnings, files: fileOf });
         process.exitCode = exitCodeOf(summaries);
       } finally {
         await client.close();
