@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScenarioEvent } from '../../src/engine/types.ts';
 import { useTestRedis } from '../support/context.ts';
@@ -77,9 +79,16 @@ describe('scenario-queue run --wait --json (SPEC §15)', () => {
     expect(result.stderr).toContain('flaky');
   });
 
-  it('exit 1 when the run does not succeed; the JSON names the failing step and error', async () => {
-    const result = await cli('run', files.path('bad.yaml'), '--wait', '--json');
+  it('exit 1 when the run does not succeed; the JSON names the failing step and error; --junit writes the report', async () => {
+    const junit = join(files.dir, 'reports', 'bad.xml');
+    const result = await cli('run', files.path('bad.yaml'), '--wait', '--json', '--junit', junit);
     expect(result.code, result.stderr).toBe(1);
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml).toMatch(/<testsuite [^>]*name="cli-bad"/);
+    expect(xml.match(/<testcase /g)).toHaveLength(3);
+    expect(xml).toContain('total was 3, expected 4');
+    expect(xml).toMatch(/<failure/);
+    expect(xml).toMatch(/<skipped/);
     const summary = JSON.parse(result.stdout) as Record<string, unknown>;
     expectSpecShape(summary);
     expect(summary).toMatchObject({
@@ -170,6 +179,14 @@ steps:
     const enqueued = await cli('run', files.path('long.yaml'), '--json');
     const { runId } = JSON.parse(enqueued.stdout) as { runId: string };
     await waitForEvent(engine.client, runId, (e) => e.type === 'step.started');
+    // A follower attached while the run is still going must see it end.
+    let attached: () => void = () => {};
+    const streaming = new Promise<void>((resolve) => (attached = resolve));
+    const following = runCli(['events', runId, '--follow', '--json'], {
+      env: env(),
+      onStdout: (soFar) => soFar.includes('"step.started"') && attached(),
+    });
+    await within(streaming, 15_000, 'events --follow attached');
     const cancel = await cli('cancel', runId);
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(cancel.stdout).toContain(runId);
@@ -177,6 +194,12 @@ steps:
     expect(summary.status).toBe('cancelled');
     expect(summary.steps[0].status).toBe('cancelled');
     await eventually(() => engine.workers.every((w) => w.inflight === 0), 5_000, 'sleep aborted');
+
+    const followed = await within(following, 15_000, 'events --follow');
+    expect(followed.code, followed.stderr).toBe(0);
+    const types = followed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as ScenarioEvent).type);
+    expect(types[0]).toBe('run.queued');
+    expect(types.at(-1)).toBe('run.cancelled');
 
     const again = await cli('cancel', runId);
     expect(again.code).toBe(0);

@@ -25,6 +25,8 @@ export interface RunCliOptions {
   /** Killed (SIGKILL) after this long. @default 30000 */
   readonly timeoutMs?: number;
   readonly cwd?: string;
+  /** Sees stdout as it arrives (to act while the command still runs). */
+  readonly onStdout?: (soFar: string) => void;
 }
 
 /** Runs the CLI to completion. */
@@ -38,7 +40,10 @@ export function runCli(args: readonly string[], options: RunCliOptions = {}): Pr
   const untrack = child.pid === undefined ? () => {} : trackProcess(child.pid);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    options.onStdout?.(stdout);
+  });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
   return new Promise((resolve, reject) => {
