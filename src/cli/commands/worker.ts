@@ -44,6 +44,8 @@ export function registerWorker(program: Command): void {
             process.exit(1);
           }
           logger.info({ signal, inflight: worker.inflight }, 'draining');
+          // Readiness drops at once, so Kubernetes sees the drain while in-flight attempts finish.
+          metrics?.draining();
           worker
             .close()
             .then(() => metrics?.stop())
