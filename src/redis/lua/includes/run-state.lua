@@ -28,10 +28,12 @@ local function emit(etype, sid, attempt, data)
   if sid then f[#f + 1] = 'stepId'; f[#f + 1] = sid end
   if attempt then f[#f + 1] = 'attempt'; f[#f + 1] = tostring(attempt) end
   if WORKER ~= '' then f[#f + 1] = 'workerId'; f[#f + 1] = WORKER end
-  if data then f[#f + 1] = 'data'; f[#f + 1] = cjson.encode(data) end
+  local json = ''
+  if data then json = cjson.encode(data); f[#f + 1] = 'data'; f[#f + 1] = json end
   redis.call('XADD', K_EV, '*', unpack(f))
   redis.call('XADD', K_GEV, 'MAXLEN', '~', GLOBAL_CAP, '*', unpack(f))
-  EMITTED[#EMITTED + 1] = etype .. '|' .. (sid or '') .. '|' .. (attempt or '')
+  -- Returned too, so in-process listeners see what the streams got (data last: it may hold '|').
+  EMITTED[#EMITTED + 1] = etype .. '|' .. (sid or '') .. '|' .. (attempt or '') .. '|' .. json
 end
 
 local function sget(field, sid)
