@@ -4,6 +4,7 @@ import { registerWorker } from './commands/worker.ts';
 import { registerRun } from './commands/run.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerApi } from './commands/api.ts';
 import { EXIT, reportError } from './errors.ts';
 
 /** Builds the `scenario-queue` command tree (SPEC §15). */
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerInspect(program);
   registerDemo(program);
+  registerApi(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

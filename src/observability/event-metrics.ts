@@ -81,6 +81,7 @@ export async function startEventMetrics(options: EventMetricsOptions): Promise<{
       const [startedAt, createdAt] = await redis.hmget(keys.run(runId), 'startedAt', 'createdAt');
       const since = Number(startedAt ?? createdAt ?? NaN);
       metrics.runEnded((await runLabels(runId)).scenario, what, event.ts - since);
+      if (what === 'skipped' && str(event.data.reason)?.includes('credentials')) metrics.credentialGate('skip');
       labels.delete(runId);
       return;
     }
@@ -93,6 +94,8 @@ export async function startEventMetrics(options: EventMetricsOptions): Promise<{
         metrics.stepRetried(handler, step?.service, str(event.data.kind) ?? 'unknown');
         return;
       }
+      if (event.data.reason === 'credentials_missing' && what === 'skipped') metrics.credentialGate('skip');
+      if (event.data.kind === 'credentials_missing' && what === 'failed') metrics.credentialGate('fail');
       const t0 = await redis.hget(keys.runSteps(runId), `t0|${event.stepId}`);
       metrics.stepEnded(handler, step?.service, what, t0 ? event.ts - Number(t0) : undefined);
       return;

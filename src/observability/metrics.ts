@@ -8,11 +8,12 @@
  *   serves metrics (event-metrics.ts), so each event is counted by exactly one process:
  *   `sq_runs_total`, `sq_run_duration_seconds`, `sq_steps_total`, `sq_step_duration_seconds`,
  *   `sq_step_retries_total`, `sq_circuit_transitions_total`, `sq_budget_exceeded_total`,
- *   `sq_recovery_actions_total`;
+ *   `sq_recovery_actions_total`, and `sq_credential_gate_total` for `skip` (step or run skipped
+ *   for missing credentials) and `fail` (step failed with kind credentials_missing);
  * - scrape time: `sq_queue_jobs` (BullMQ counts of watched queues), `sq_circuit_state`
  *   (sources registered with `addCircuitSource`, e.g. by the guardrails);
  * - direct calls by the guardrails, which alone see these decisions:
- *   `rateLimited(service)`, `credentialGate(action)`.
+ *   `rateLimited(service)`, `credentialGate('mock')`.
  * Counters are per process: sum them over all scraped processes.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
