@@ -111,32 +111,34 @@ function showRuns() {
   void renderServices(services);
 }
 
-/** Circuit and budget state as GET /services reports it (shape owned by the guardrails). */
+/** Circuit and budget state as GET /services reports it (`services status --json`). */
 async function renderServices(container) {
   try {
     const body = await api('/services');
-    const list = Array.isArray(body.services) ? body.services : Object.entries(body.services ?? {}).map(([name, v]) => ({ name, ...v }));
+    const list = Array.isArray(body.services) ? body.services : [];
     const parts = [];
-    if (list.length === 0) parts.push(h('p', { class: 'muted' }, body.note ?? 'No services configured.'));
+    if (list.length === 0) parts.push(h('p', { class: 'muted' }, body.note ?? 'No services applied (scenario-queue services apply services.yaml).'));
     for (const s of list) {
-      const circuit = s.circuit?.state ?? s.breaker?.state ?? s.state;
+      const circuit = s.breaker?.state;
+      const facts = [`in flight ${s.inFlight ?? 0}${s.policy?.maxConcurrency ? `/${s.policy.maxConcurrency}` : ''}`];
+      if (s.windowUse) facts.push(`rate ${s.windowUse.used}/${s.windowUse.max} per ${fmtDuration(s.windowUse.perMs)}`);
+      if (s.spend) facts.push(`spent ${fmtCost({ usd: s.spend.usd, tokens: s.spend.tokens ?? { input: 0, output: 0 }, calls: s.spend.calls })}`);
       parts.push(h('div', { class: 'service', 'data-service': s.name },
         h('strong', {}, s.name), ' ',
-        circuit ? h('span', { class: `badge c-${circuit}` }, `circuit ${circuit}`) : null,
-        h('span', { class: 'muted' }, ` ${summarizeFields(s, ['name', 'circuit', 'breaker', 'state'])}`)));
+        circuit ? h('span', { class: `badge c-${circuit}`, 'data-circuit': circuit }, `circuit ${circuit.replace('_', '-')}`) : h('span', { class: 'muted' }, 'no breaker'),
+        h('span', { class: 'muted' }, ` · ${facts.join(' · ')}`)));
     }
-    for (const [scope, b] of Object.entries(body.budgets ?? {})) parts.push(h('div', { class: 'service' }, h('strong', {}, `budget ${scope}`), h('span', { class: 'muted' }, ` ${summarizeFields(b, [])}`)));
+    if (body.maxConcurrentCalls) parts.push(h('div', { class: 'service' }, h('strong', {}, 'all services'), h('span', { class: 'muted' }, ` in flight ${body.maxConcurrentCalls.inFlight}/${body.maxConcurrentCalls.limit}`)));
+    if (body.daily) {
+      const { budget, spent, day } = body.daily;
+      parts.push(h('div', { class: 'service', 'data-budget': 'daily' }, h('strong', {}, `daily budget ${day}`),
+        ['usd', 'tokens', 'calls'].filter((r) => budget[r] !== undefined).map((r) => budgetMeter(r, spent[r], budget[r], budget.onExceed))));
+    }
+    for (const [scope, halt] of Object.entries(body.halts ?? {})) parts.push(h('div', { class: 'service halted' }, h('strong', {}, `halted ${scope === '*' ? '(everything)' : scope}`), h('span', { class: 'muted' }, ` ${halt.reason}`)));
     container.replaceChildren(...parts);
   } catch (e) {
     container.replaceChildren(h('p', { class: 'error' }, e.message));
   }
-}
-
-function summarizeFields(obj, skip) {
-  return Object.entries(obj)
-    .filter(([k, v]) => !skip.includes(k) && v !== null && typeof v !== 'object')
-    .map(([k, v]) => `${k}: ${v}`)
-    .join(' · ');
 }
 
 // ---------------------------------------------------------------- one run
@@ -356,16 +358,16 @@ function renderDetails(container, model, services) {
 }
 
 function budgetBars(budget, cost) {
-  const rows = [];
   const used = { usd: cost.usd, tokens: cost.tokens.input + cost.tokens.output, calls: cost.calls };
-  for (const resource of ['usd', 'tokens', 'calls']) {
-    if (budget[resource] === undefined) continue;
-    const share = Math.min(used[resource] / budget[resource], 1);
-    rows.push(h('div', { class: 'budget', 'data-resource': resource },
-      h('span', { class: 'label' }, `${resource} ${resource === 'usd' ? fmtUsd(used.usd) : used[resource]} of ${resource === 'usd' ? fmtUsd(budget.usd) : budget[resource]} (on exceed: ${budget.onExceed ?? 'fail'})`),
-      h('div', { class: 'meter' }, h('div', { class: share >= 1 ? 'fill over' : 'fill', style: { width: `${share * 100}%` } }))));
-  }
-  return h('div', {}, rows);
+  return h('div', {}, ['usd', 'tokens', 'calls'].filter((r) => budget[r] !== undefined).map((r) => budgetMeter(r, used[r], budget[r], budget.onExceed ?? 'fail')));
+}
+
+function budgetMeter(resource, used, limit, onExceed) {
+  const share = Math.min(used / limit, 1);
+  const show = (v) => (resource === 'usd' ? fmtUsd(v) : v);
+  return h('div', { class: 'budget', 'data-resource': resource },
+    h('span', { class: 'label' }, `${resource} ${show(used)} of ${show(limit)} (on exceed: ${onExceed})`),
+    h('div', { class: 'meter' }, h('div', { class: share >= 1 ? 'fill over' : 'fill', style: { width: `${share * 100}%` } })));
 }
 
 window.addEventListener('hashchange', route);
