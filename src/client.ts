@@ -10,6 +10,7 @@ import { parseEvent } from './engine/events.ts';
 import { TERMINAL_RUN_STATUSES, type RunSummary, type ScenarioEvent } from './engine/types.ts';
 import { liveWorkers, LIVE_WINDOW_MS, type WorkerInfo } from './worker/heartbeat.ts';
 import type { ScenarioDef } from './scenario/types.ts';
+import { applyAfterCreate, checkBeforeEnqueue, type GuardEnqueueOptions } from './guardrails/enqueue.ts';
 
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
@@ -22,7 +23,8 @@ export interface ClientOptions {
   readonly prefix?: string;
 }
 
-export interface EnqueueOptions {
+/** Guardrail options (budgets, suite budget, --record) come from GuardEnqueueOptions. */
+export interface EnqueueOptions extends GuardEnqueueOptions {
   /** Overrides the scenario's `input` defaults key by key. */
   readonly input?: Record<string, unknown>;
   readonly runId?: string;
@@ -175,6 +177,8 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
       const def: ScenarioDef = { ...scenario, timeoutMs: opts.timeoutMs ?? scenario.timeoutMs };
       const input = { ...scenario.input, ...opts.input };
       const compiled = compileScenario(def);
+      // Refuses while halted; decides credential gates from the live workers.
+      const guard = await checkBeforeEnqueue(redis, keys, def, opts);
       const now = Date.now();
       const meta: Record<string, string | number> = {
         scenario: def.name,
@@ -192,10 +196,12 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
         mock: opts.mock ? 1 : 0,
         retentionMs: opts.retentionMs ?? DEFAULT_RETENTION_MS,
         ...(opts.suite ? { suite: opts.suite } : {}),
+        ...guard.meta,
       };
       const result = await store.createRun(runId, def, compiled.dependents, meta);
       if (result.code === -1) throw new Error(`run ${runId} already exists`);
-      await enqueueSteps(queue, runId, result.toEnqueue);
+      const ttlMs = def.timeoutMs + (opts.retentionMs ?? DEFAULT_RETENTION_MS);
+      await enqueueSteps(queue, runId, await applyAfterCreate(redis, keys, store, { runId, def, ttlMs }, opts, guard.gates, result));
       await scheduleDeadline(queue, { runId }, def.timeoutMs);
       return { runId };
     },

@@ -28,3 +28,13 @@ export async function customHandlers(flag?: string): Promise<HandlerDefinition[]
 export function knownHandlerNames(custom: readonly HandlerDefinition[], advertised: readonly string[] = []): Set<string> {
   return new Set([...BUILTIN_HANDLERS.map((h) => h.name), ...custom.map((h) => h.name), ...advertised]);
 }
+
+/** Opens a client, runs `fn` with it, and closes it whatever happens. */
+export async function withClient<T>(fn: (client: ScenarioClient) => Promise<T>): Promise<T> {
+  const client = await openClient();
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}

@@ -5,6 +5,9 @@ import { registerRun } from './commands/run.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerApi } from './commands/api.ts';
+import { registerServices } from './commands/services.ts';
+import { registerHalt } from './commands/halt.ts';
+import { registerRecordings } from './commands/recordings.ts';
 import { EXIT, reportError } from './errors.ts';
 
 /** Builds the `scenario-queue` command tree (SPEC §15). */
@@ -21,6 +24,9 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerDemo(program);
   registerApi(program);
+  registerServices(program);
+  registerHalt(program);
+  registerRecordings(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -96,6 +96,9 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
     redis,
     keys,
 
+    /** Runs another script built on includes/run-state.lua (guardrails) with the standard keys and arguments. */
+    script: call,
+
     /** Writes a new run and queues its roots; code -1 when the id exists. */
     createRun(runId: string, def: ScenarioDef, dependents: Readonly<Record<string, readonly string[]>>, meta: Record<string, string | number>) {
       const args: (string | number)[] = [JSON.stringify(meta), def.steps.length];

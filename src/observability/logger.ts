@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { redactSecrets } from '../guardrails/redact.ts';
 
 export type { Logger };
 
@@ -9,10 +10,10 @@ export interface LoggerOptions {
   readonly destination?: 1 | 2;
 }
 
-/** The process logger: pino JSON, messages static, data in fields. */
+/** The process logger: pino JSON, messages static, data in fields; secret values never leave it (SPEC §10). */
 export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
-    { level: options.level ?? process.env.SQ_LOG_LEVEL ?? 'info', base: options.base ?? {} },
+    { level: options.level ?? process.env.SQ_LOG_LEVEL ?? 'info', base: options.base ?? {}, hooks: { streamWrite: redactSecrets } },
     pino.destination({ dest: options.destination ?? 1, sync: false }),
   );
 }

@@ -22,6 +22,47 @@ export interface Keys {
   readonly control: string;
   readonly workers: string;
   worker(workerId: string): string;
+  /** Keys of the guardrails (src/guardrails). */
+  readonly guard: GuardKeys;
+}
+
+/** Per-service keys: policy, permits, rate window, breaker, spend. */
+export interface ServiceKeys {
+  readonly policy: string;
+  readonly permits: string;
+  readonly rate: string;
+  readonly breaker: string;
+  readonly failures: string;
+  readonly probes: string;
+  readonly stats: string;
+  readonly spend: string;
+}
+
+/** A budget scope: limits and committed spend in a hash, live reservations in a zset. */
+export interface BudgetKeys {
+  readonly budget: string;
+  readonly reservations: string;
+}
+
+export interface GuardKeys {
+  /** services.yaml as applied (JSON) and its version counter. */
+  readonly services: string;
+  readonly servicesVersion: string;
+  /** Global limits: maxConcurrentCalls and the daily budget. */
+  readonly policy: string;
+  /** Permits of all services together (maxConcurrentCalls). */
+  readonly permits: string;
+  /** Kill switch: field `*` (global) or `scenario:<name>` -> JSON {reason, at}. */
+  readonly halt: string;
+  /** Held by the one worker that sweeps halted runs this second. */
+  readonly haltSweepLock: string;
+  service(name: string): ServiceKeys;
+  run(runId: string): BudgetKeys;
+  suite(suiteId: string): BudgetKeys;
+  /** `date` is the UTC day, YYYY-MM-DD. */
+  daily(date: string): BudgetKeys;
+  recordings(scenario: string): string;
+  readonly recordingsIndex: string;
 }
 
 /** Builds the key set for one prefix. */
@@ -56,11 +97,43 @@ export function createKeys(prefix: string): Keys {
     control: `${prefix}:control`,
     workers: `${prefix}:workers`,
     worker: (id) => `${prefix}:worker:${id}`,
+    guard: createGuardKeys(prefix, run),
+  };
+}
+
+function createGuardKeys(prefix: string, run: (id: string) => string): GuardKeys {
+  const scope = (base: string): BudgetKeys => ({ budget: `${base}:budget`, reservations: `${base}:budget:res` });
+  return {
+    services: `${prefix}:services`,
+    servicesVersion: `${prefix}:services:version`,
+    policy: `${prefix}:guard:policy`,
+    permits: `${prefix}:guard:permits`,
+    halt: `${prefix}:halt`,
+    haltSweepLock: `${prefix}:halt:sweep`,
+    service(name) {
+      const base = `${prefix}:svc:${name}`;
+      return {
+        policy: `${base}:policy`,
+        permits: `${base}:permits`,
+        rate: `${base}:rate`,
+        breaker: `${base}:breaker`,
+        failures: `${base}:failures`,
+        probes: `${base}:probes`,
+        stats: `${base}:stats`,
+        spend: `${base}:spend`,
+      };
+    },
+    run: (id) => scope(run(id)),
+    suite: (id) => scope(`${prefix}:suite:${id}`),
+    daily: (date) => scope(`${prefix}:daily:${date}`),
+    recordings: (scenario) => `${prefix}:rec:${scenario}`,
+    recordingsIndex: `${prefix}:rec`,
   };
 }
 
 /** All keys of one run, for retention and cleanup. */
 export function runKeyList(keys: Keys, runId: string): string[] {
   const own = keys.runScriptKeys(runId).filter((k) => k !== keys.globalEvents && k !== keys.activeRuns);
-  return [...own, keys.runCheckpoints(runId), keys.runArtifacts(runId)];
+  const budget = keys.guard.run(runId);
+  return [...own, keys.runCheckpoints(runId), keys.runArtifacts(runId), budget.budget, budget.reservations];
 }

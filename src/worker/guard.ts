@@ -22,6 +22,8 @@ export interface GuardRequest {
 export interface GuardLease {
   /** Run the step mocked (credential gate `mock`, `--mock`). */
   readonly mock: boolean;
+  /** What a mocked `http`/`llm` step returns: a recording of the same request, else the step's `mock`. */
+  readonly mockOutput?: { output: unknown };
   /** Replaces secret values in text before it is stored, logged or reported. */
   redact(text: string): string;
   /**
@@ -36,6 +38,8 @@ export interface GuardOutcome {
   readonly failure?: Failure;
   readonly usage: readonly Usage[];
   readonly durationMs: number;
+  /** The output JSON of a successful attempt (for `--record`). */
+  readonly output?: string;
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Keys } from '../redis/keys.ts';
 import type { CostTotals } from '../engine/types.ts';
 import type { CompiledStep } from '../scenario/compile.ts';
 import { runAttempt, type AttemptResult, type Deadline } from './attempt.ts';
-import { resolveSecrets, type AttemptGuard } from './guard.ts';
+import { resolveSecrets, type AttemptGuard, type GuardLease } from './guard.ts';
 import { observeAttempt, usageTotals, type WorkerObserver } from './observer.ts';
 import type { CachedRun, RunCache } from './run-cache.ts';
 import type { Inflight } from './inflight.ts';
@@ -98,7 +98,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     return list;
   }
 
-  function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: Logger, mock: boolean, secrets: Record<string, string>) {
+  function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: Logger, lease: GuardLease, secrets: Record<string, string>) {
     const evaluated = new Map<string, ReturnType<typeof compileExpression>>();
     return (signal: AbortSignal, usage: Usage[]): HandlerContext => ({
       runId: run.runId,
@@ -106,8 +106,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       attempt: data.attempt,
       signal,
       log: attemptLog,
-      mock,
-      mockOutput: step.def.mock,
+      mock: lease.mock,
+      mockOutput: lease.mockOutput ?? step.def.mock,
       secrets,
       service: step.def.service,
       evaluate(expression) {
@@ -120,7 +120,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       },
       reportUsage: (u) => void usage.push(u),
       async checkpoint(value) {
-        await deps.redis.hset(deps.keys.runCheckpoints(run.runId), `${step.def.id}|${data.attempt}`, JSON.stringify({ ts: Date.now(), data: value }));
+        await deps.redis.hset(deps.keys.runCheckpoints(run.runId), `${step.def.id}|${data.attempt}`, lease.redact(JSON.stringify({ ts: Date.now(), data: value })));
       },
       async artifact(name, body, contentType = 'application/octet-stream') {
         const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
@@ -211,7 +211,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
               deadlines: deadlinesOf(run, step, startedAt, Number(groupDeadline)),
               external: external.signal,
               log: attemptLog,
-              context: handlerContext(run, step, data, job, prepared, attemptLog, lease.mock, secrets),
+              context: handlerContext(run, step, data, job, prepared, attemptLog, lease, secrets),
             });
     } catch (e) {
       result = { ok: false, failure: toFailure(e), usage: [] };
@@ -220,7 +220,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     }
     let committed: CostTotals | void = undefined;
     try {
-      committed = await lease.after({ ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt });
+      committed = await lease.after({ ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt, output: result.ok ? result.output : undefined });
     } finally {
       observed({ ok: result.ok, kind: result.ok ? undefined : result.failure.kind, durationMs: Date.now() - startedAt, cost: committed ?? usageTotals(result.usage) });
     }

@@ -16,6 +16,8 @@ import { createRunCache } from './run-cache.ts';
 import { subscribeControl } from './control.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import { OPEN_GUARD, type AttemptGuard } from './guard.ts';
+import { startWorkerGuardrails } from '../guardrails/worker-guardrails.ts';
+import { heldCredentialNames } from '../guardrails/credentials.ts';
 import type { WorkerObserver } from './observer.ts';
 import { createStepProcessor, enforceDeadline, SHUTDOWN_REASON, type StepProcessorDeps } from './process-step.ts';
 
@@ -72,6 +74,10 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
   const store = createRunStore(redis, keys, { workerId });
   const queue = new Queue(STEP_QUEUE, { connection: redis, prefix });
   const concurrency = options.concurrency ?? 8;
+  // Guardrails run by default; a guard passed in (tests, embedding) replaces them.
+  const guardrails = options.guard
+    ? undefined
+    : await startWorkerGuardrails({ redis, keys, store, registry, workerId, leaseMs: options.lockDurationMs ?? 10_000, log, onEvent: (e) => listeners.emit(e) });
 
   const deps: StepProcessorDeps = {
     redis,
@@ -81,7 +87,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     runs: createRunCache(redis, keys),
     registry,
     inflight,
-    guard: options.guard ?? OPEN_GUARD,
+    guard: guardrails?.guard ?? options.guard ?? OPEN_GUARD,
     observer: options.observer,
     log,
     workerId,
@@ -124,12 +130,13 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
   await worker.waitUntilReady();
 
   const startedAt = Date.now();
+  const credentialNames = heldCredentialNames();
   const heartbeat = startHeartbeat(redis, keys, () => ({
     workerId,
     concurrency,
     startedAt,
     handlers: registry.names(),
-    credentials: [],
+    credentials: credentialNames,
     inflight: inflight.count,
   }));
   await heartbeat.first;
@@ -152,6 +159,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     clearTimeout(timer);
     await heartbeat.stop(workerId);
     await stopControl();
+    await guardrails?.stop();
     await queue.close().catch(() => {});
     subscriber.disconnect();
     bullConnection.disconnect();

@@ -11,8 +11,9 @@ import { EXIT, UsageError } from '../errors.ts';
 import { expandFiles } from '../files.ts';
 import { intFlag, parseInputPairs, readInputFile } from '../input.ts';
 import { exitCodeOf, printSummaries, publishCiReports, startProgress, writeJunit } from '../output.ts';
+import { addGuardOptions, guardEnqueueFlags, type GuardFlags } from '../budget-flags.ts';
 
-export interface RunFlags {
+export interface RunFlags extends GuardFlags {
   input: string[];
   inputFile?: string;
   wait?: boolean;
@@ -70,7 +71,7 @@ async function waitAll(client: ScenarioClient, runs: { runId: string; def: Scena
 
 /** `run FILE…`: enqueue scenarios (one suite when several) and, with --wait, report verdicts. */
 export function registerRun(program: Command): void {
-  program
+  const command = program
     .command('run')
     .description('enqueue scenario runs; with --wait, wait for the verdict')
     .argument('<files...>', 'scenario files or globs; several form one suite')
@@ -82,7 +83,8 @@ export function registerRun(program: Command): void {
     .option('--timeout <ms>', "override the scenario's whole-run timeoutMs")
     .option('--suite <id>', 'label shared by the runs of this command')
     .option('--mock', 'run every step mocked (mock outputs and recordings)')
-    .option('--handlers <module>', 'custom handlers whose names the scenarios may use')
+    .option('--handlers <module>', 'custom handlers whose names the scenarios may use');
+  addGuardOptions(command)
     .action(async (patterns: string[], opts: RunFlags) => {
       if (opts.junit && !opts.wait) throw new UsageError('--junit needs --wait');
       const files = await expandFiles(patterns);
@@ -94,11 +96,12 @@ export function registerRun(program: Command): void {
         const advertised = (await client.liveWorkers()).flatMap((w) => w.handlers);
         const defs = await loadAll(files, knownHandlerNames(await customHandlers(opts.handlers), advertised));
         const suite = opts.suite ?? (defs.length > 1 ? `suite-${Date.now().toString(36)}` : undefined);
+        const guard = guardEnqueueFlags(opts, suite);
         const runs: { runId: string; def: ScenarioDef }[] = [];
         // GitHub attaches annotations to paths relative to the workspace.
         const fileOf = new Map<string, string>();
         for (const [i, def] of defs.entries()) {
-          const { runId } = await client.enqueue(def, { input, timeoutMs, suite, mock: opts.mock });
+          const { runId } = await client.enqueue(def, { input, timeoutMs, suite, mock: opts.mock, ...guard });
           runs.push({ runId, def });
           fileOf.set(runId, relative(process.env.GITHUB_WORKSPACE ?? process.cwd(), resolve(files[i])));
           process.stderr.write(`enqueued ${def.name} as ${runId}${suite ? ` (suite ${suite})` : ''}\n`);

@@ -1,0 +1,223 @@
+/**
+ * The worker's AttemptGuard (src/worker/guard.ts): before every attempt the credential gate,
+ * mock mode and one admission script (kill switch, breaker, permits, rate window, budgets);
+ * while it runs a lease renewal; after it the settle script (usage, breaker, release) and,
+ * with `--record`, the recording. Redaction of secrets for everything the attempt produces.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { RedisConnection } from '../redis/connection.ts';
+import type { Keys } from '../redis/keys.ts';
+import { isTransientKind, type Failure } from '../errors.ts';
+import type { CostTotals, ScenarioEvent } from '../engine/types.ts';
+import type { RunStore } from '../engine/store.ts';
+import type { HandlerRegistry } from '../handlers/registry.ts';
+import { liveWorkers, type WorkerInfo } from '../worker/heartbeat.ts';
+import { resolveSecrets, type AttemptGuard, type GuardDecision, type GuardLease, type GuardOutcome, type GuardRequest } from '../worker/guard.ts';
+import type { CachedRun } from '../worker/run-cache.ts';
+import { admitAttempt, renewLease, reservationMember, settleAttempt, type AttemptIdentity, type BreakerOutcome } from './admission.ts';
+import { actualOf, estimateOf, NO_RESERVATION } from './cost.ts';
+import { missingHere, missingMessage, missingOnWorkers } from './credentials.ts';
+import { haltRun } from './halt.ts';
+import { findRecording, requestHash, RECORDED_HANDLERS, saveRecording } from './recordings.ts';
+import { redactSecrets, registerSecrets } from './redact.ts';
+import type { ServicesCache } from './services-store.ts';
+
+export interface GuardrailsOptions {
+  readonly redis: RedisConnection;
+  readonly keys: Keys;
+  readonly store: RunStore;
+  readonly registry: HandlerRegistry;
+  readonly services: ServicesCache;
+  readonly workerId: string;
+  /** Permits and reservations lapse this long after their last renewal (the job lock duration). */
+  readonly leaseMs: number;
+  readonly log: Logger;
+  /** Every guardrail event this worker wrote (in-process listeners). */
+  readonly onEvent?: (event: ScenarioEvent) => void;
+}
+
+/** Run facts the guard needs beyond CachedRun; immutable once the run exists. */
+interface RunFacts {
+  suite?: string;
+  record: boolean;
+  /** Steps that run mocked by an enqueue-time credential gate. */
+  mocked: Set<string>;
+}
+
+const NO_EVENTS: readonly ScenarioEvent[] = [];
+const jitter = (ms: number, spread: number) => Math.round(ms + Math.random() * spread);
+
+/** How the breaker counts an outcome: aborts and input errors say nothing about the service. */
+export function breakerOutcome(outcome: GuardOutcome): BreakerOutcome {
+  if (outcome.ok) return 'ok';
+  const f: Failure | undefined = outcome.failure;
+  if (!f) return 'none';
+  if (['cancelled', 'halted', 'invalid_input', 'budget_exceeded', 'credentials_missing', 'circuit_open'].includes(f.kind)) return 'none';
+  if (f.kind === 'timeout' && f.details?.level !== undefined && f.details.level !== 'attempt') return 'none';
+  return isTransientKind(f.kind) ? 'transient' : 'other';
+}
+
+/** A lease that holds nothing: mocked or service-less steps, and jobs of runs that are over. */
+function freeLease(mock: boolean, mockOutput?: { output: unknown }): GuardLease {
+  return { mock, mockOutput, redact: redactSecrets, after: async () => {} };
+}
+
+/** Builds the guard every worker uses by default. */
+export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
+  const { redis, keys, log } = options;
+  const facts = new Map<string, Promise<RunFacts>>();
+  let workersCache: { at: number; list: Promise<WorkerInfo[]> } | undefined;
+
+  const emit = (events: readonly ScenarioEvent[]) => {
+    for (const e of events) options.onEvent?.(e);
+  };
+
+  function runFacts(runId: string): Promise<RunFacts> {
+    let entry = facts.get(runId);
+    if (!entry) {
+      entry = redis.hmget(keys.run(runId), 'suite', 'record', 'gate').then(([suite, record, gate]) => ({
+        suite: suite ?? undefined,
+        record: record === '1',
+        mocked: new Set(gate ? ((JSON.parse(gate) as { mock?: string[] }).mock ?? []) : []),
+      }));
+      entry.catch(() => facts.delete(runId));
+      facts.set(runId, entry);
+      if (facts.size > 256) facts.delete(facts.keys().next().value as string);
+    }
+    return entry;
+  }
+
+  function otherWorkers(): Promise<WorkerInfo[]> {
+    const now = Date.now();
+    if (!workersCache || now - workersCache.at > 2_000) {
+      workersCache = { at: now, list: liveWorkers(redis, keys).then((all) => all.filter((w) => w.workerId !== options.workerId)) };
+    }
+    return workersCache.list;
+  }
+
+  /** Every secret the scenario declares that this worker holds: redacted wherever it shows up. */
+  function registerRunSecrets(run: CachedRun): void {
+    registerSecrets(resolveSecrets([...new Set(run.def.steps.flatMap((s) => s.credentials))]));
+  }
+
+  /** The worker side of the credential gate; undefined when the attempt may go on. */
+  async function credentialGate(request: GuardRequest): Promise<GuardDecision | 'mock' | undefined> {
+    const { run, step } = request;
+    const missing = missingHere(step.def, request.secrets);
+    if (missing.length === 0) return undefined;
+    // Another live worker holds them: give the job back so it can take it.
+    if (missingOnWorkers(step.def.credentials, await otherWorkers()).length === 0) {
+      return { kind: 'wait', delayMs: jitter(300, 300), reason: 'credentials_elsewhere' };
+    }
+    const policy = step.def.onMissingCredentials;
+    const message = missingMessage(missing, policy);
+    if (policy === 'mock') return 'mock';
+    if (policy === 'fail') return { kind: 'fail', failure: { kind: 'credentials_missing', message, retryable: false, details: { missing } } };
+    const runMissing = run.def.credentials.filter((name) => missing.includes(name));
+    if (runMissing.length > 0 && run.def.onMissingCredentials === 'skip') {
+      await options.store.script('gateRun', run.runId, ['run', missingMessage(runMissing, 'skip'), '[]']);
+    }
+    return { kind: 'skip', reason: 'credentials_missing', data: { missing, message } };
+  }
+
+  async function onHalted(request: GuardRequest, reason: string): Promise<GuardDecision> {
+    const result = await haltRun(options.store, request.run.runId, { message: `halted: ${reason}`, mode: 'idle', heldStep: request.data.stepId });
+    // Ended now, or over already: the claim that follows discards the job.
+    if (result.code === 1 || (result.code === 0 && result.extra === 'run_over')) return { kind: 'proceed', lease: freeLease(false) };
+    return { kind: 'wait', delayMs: jitter(1_000, 500), reason: 'halted' };
+  }
+
+  async function mockOutputFor(request: GuardRequest): Promise<{ output: unknown } | undefined> {
+    const { step, run } = request;
+    if (RECORDED_HANDLERS.has(step.def.uses) && !(request.input instanceof Error)) {
+      const recording = await findRecording(redis, keys, run.def.name, step.def.id, requestHash(step.def.uses, request.input));
+      if (recording) return recording;
+    }
+    return step.def.mock;
+  }
+
+  return {
+    async before(request) {
+      const { run, step, data } = request;
+      registerRunSecrets(run);
+      // A mocked run needs no credentials.
+      const gate = run.mock ? undefined : await credentialGate(request);
+      if (gate && gate !== 'mock') return gate;
+      const runInfo = await runFacts(run.runId);
+      const mock = gate === 'mock' || run.mock || runInfo.mocked.has(step.def.id);
+      const live = !mock && !(request.input instanceof Error);
+      const service = step.def.service;
+      const pricing = (service && options.services.current().services[service]?.pricing) || {};
+      const estimate = live ? estimateOf(step.def.cost, options.registry.has(step.def.uses) ? options.registry.get(step.def.uses) : undefined, request.input, pricing) : NO_RESERVATION;
+      const who: AttemptIdentity = {
+        runId: run.runId,
+        stepId: step.def.id,
+        attempt: data.attempt,
+        workerId: options.workerId,
+        scenario: run.def.name,
+        service,
+        suite: runInfo.suite,
+        day: new Date().toISOString().slice(0, 10),
+      };
+      const leaseId = `${run.runId}|${step.def.id}|${data.attempt}|${randomBytes(4).toString('hex')}`;
+      const admission = await admitAttempt(redis, keys, who, { leaseId, leaseMs: options.leaseMs, live, estimate });
+      emit(admission.events);
+      if (admission.kind === 'halted') return onHalted(request, admission.halt.reason);
+      if (admission.kind === 'wait') {
+        const spread = admission.reason === 'rate_limited' ? 50 : Math.max(50, admission.delayMs / 2);
+        return { kind: 'wait', delayMs: jitter(admission.delayMs, spread), reason: admission.reason };
+      }
+      if (admission.kind === 'fail') return { kind: 'fail', failure: { kind: admission.errorKind, message: admission.message, retryable: false } };
+
+      const mockOutput = mock ? await mockOutputFor(request) : undefined;
+      const member = reservationMember(leaseId, estimate);
+      const holds = live && (service !== undefined || estimate !== NO_RESERVATION);
+      const renewal = holds
+        ? setInterval(() => {
+            renewLease(redis, keys, who, { leaseId, member, leaseMs: options.leaseMs }).catch((err: unknown) => log.warn({ err, runId: who.runId }, 'lease renewal failed'));
+          }, Math.max(250, Math.floor(options.leaseMs / 3)))
+        : undefined;
+      let settled = false;
+      return {
+        kind: 'proceed',
+        lease: {
+          mock,
+          mockOutput,
+          redact: redactSecrets,
+          async after(outcome): Promise<CostTotals> {
+            clearInterval(renewal);
+            const actual = mock ? actualOf([], pricing, request.input) : actualOf(outcome.usage, pricing, request.input);
+            if (settled) return actual;
+            settled = true;
+            const settle = { leaseId, member, outcome: breakerOutcome(outcome), probe: admission.probe, actual };
+            for (let attempt = 1; ; attempt++) {
+              try {
+                emit((await settleAttempt(redis, keys, who, settle)).events);
+                break;
+              } catch (err) {
+                // Permits and reservations lapse with the lease anyway; the usage would be lost.
+                if (attempt >= 3) {
+                  log.error({ err, runId: who.runId, stepId: who.stepId }, 'could not commit attempt usage');
+                  break;
+                }
+                await new Promise((r) => setTimeout(r, 250 * attempt));
+              }
+            }
+            if (runInfo.record && live && outcome.ok && outcome.output !== undefined && RECORDED_HANDLERS.has(step.def.uses)) {
+              await saveRecording(redis, keys, {
+                scenario: run.def.name,
+                step: step.def.id,
+                hash: requestHash(step.def.uses, request.input),
+                handler: step.def.uses,
+                recordedAt: Date.now(),
+                outputJson: redactSecrets(outcome.output),
+              }).catch((err: unknown) => log.warn({ err, runId: who.runId }, 'could not save recording'));
+            }
+            return actual;
+          },
+        },
+      };
+    },
+  };
+}
