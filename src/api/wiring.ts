@@ -1,7 +1,21 @@
 import type { ScenarioClient } from '../client.ts';
+import { createRunStore } from '../engine/store.ts';
+import { halt, unhalt } from '../guardrails/halt.ts';
+import { readGuardStatus } from '../guardrails/status.ts';
 import type { ApiProviders } from './providers.ts';
 
-/** Connects the API to the modules that provide bundles, halt, services and recovery status. */
-export function apiProviders(_client: ScenarioClient): ApiProviders {
-  return {};
+/** Connects the API to the modules that provide halt and services status (guardrails). */
+export function apiProviders(client: ScenarioClient): ApiProviders {
+  const { redis, keys } = client;
+  const store = createRunStore(redis, keys);
+  return {
+    async halt(request) {
+      const { ended } = await halt(redis, keys, store, request);
+      return { ended };
+    },
+    async unhalt(scenario) {
+      return { lifted: await unhalt(redis, keys, { scenario }) };
+    },
+    services: () => readGuardStatus(redis, keys),
+  };
 }

@@ -3,6 +3,7 @@ import type { RedisConnection } from '../redis/connection.ts';
 import type { Logger } from 'pino';
 import { STEP_QUEUE, type Keys } from '../redis/keys.ts';
 import type { WorkerObserver } from '../worker/observer.ts';
+import { breakerStates } from './breaker-source.ts';
 import { startEventMetrics } from './event-metrics.ts';
 import { metricsObserver } from './metrics-observer.ts';
 import type { Metrics } from './metrics.ts';
@@ -22,16 +23,18 @@ export interface MetricsFeed {
   stop(): Promise<void>;
 }
 
-/** Wires a process's metrics to the cluster: event stream share, queue depth at scrape time. */
+/** Wires a process's metrics to the cluster: event stream share; queue depth and breaker states at scrape time. */
 export async function startMetricsFeed(options: MetricsFeedOptions): Promise<MetricsFeed> {
   const { redis, keys, metrics } = options;
   const queue = new Queue(STEP_QUEUE, { connection: redis, prefix: keys.prefix });
   const unwatch = metrics.watchQueue(queue);
+  const unsource = metrics.addCircuitSource(breakerStates(redis, keys));
   const events = await startEventMetrics(options);
   return {
     observer: metricsObserver(metrics),
     async stop() {
       unwatch();
+      unsource();
       await events.stop();
       await queue.close().catch(() => {});
     },

@@ -3,7 +3,8 @@
  *
  * Where each metric is fed from (one source each, so nothing is counted twice):
  * - attempt observer in the worker (metrics-observer.ts): `sq_cost_*`, `sq_service_in_flight`,
- *   `sq_stalled_jobs_total` (BullMQ's stalled checker of that worker);
+ *   `sq_rate_limited_total` (the guard held an attempt back), `sq_credential_gate_total` for
+ *   `mock`, `sq_stalled_jobs_total` (BullMQ's stalled checker of that worker);
  * - the global event stream, read through one consumer group shared by every process that
  *   serves metrics (event-metrics.ts), so each event is counted by exactly one process:
  *   `sq_runs_total`, `sq_run_duration_seconds`, `sq_steps_total`, `sq_step_duration_seconds`,
@@ -11,9 +12,7 @@
  *   `sq_recovery_actions_total`, and `sq_credential_gate_total` for `skip` (step or run skipped
  *   for missing credentials) and `fail` (step failed with kind credentials_missing);
  * - scrape time: `sq_queue_jobs` (BullMQ counts of watched queues), `sq_circuit_state`
- *   (sources registered with `addCircuitSource`, e.g. by the guardrails);
- * - direct calls by the guardrails, which alone see these decisions:
- *   `rateLimited(service)`, `credentialGate('mock')`.
+ *   (sources registered with `addCircuitSource`: the breakers the guardrails keep in Redis).
  * Counters are per process: sum them over all scraped processes.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

@@ -7,6 +7,8 @@ export interface AttemptStart {
   readonly scenario: string;
   readonly handler: string;
   readonly service?: string;
+  /** Runs mocked because a credential gate with `mock` found credentials missing (not `--mock`). */
+  readonly gatedMock?: boolean;
 }
 
 /** What is known about an attempt when it ends. */
@@ -26,6 +28,8 @@ export interface AttemptEnd {
 export interface WorkerObserver {
   /** Returns the function to call exactly once when the attempt ends. */
   attemptStarted(start: AttemptStart): (end: AttemptEnd) => void;
+  /** The guard put the job back without starting an attempt (`rate_limited`, `concurrency`, `circuit_open`, …). */
+  attemptWaited(start: AttemptStart, reason: string): void;
   /** BullMQ's stalled checker of this worker moved a job whose lock had expired back to wait. */
   jobStalled(queue: string): void;
 }
@@ -60,4 +64,13 @@ export function observeAttempt(observer: WorkerObserver | undefined, start: Atte
       log.warn({ err }, 'attempt observer threw');
     }
   };
+}
+
+/** Tells the observer that the guard held an attempt back; never throws. */
+export function observeWait(observer: WorkerObserver | undefined, start: AttemptStart, reason: string, log: Logger): void {
+  try {
+    observer?.attemptWaited(start, reason);
+  } catch (err) {
+    log.warn({ err }, 'attempt observer threw');
+  }
 }

@@ -14,7 +14,7 @@ import type { CostTotals } from '../engine/types.ts';
 import type { CompiledStep } from '../scenario/compile.ts';
 import { runAttempt, type AttemptResult, type Deadline } from './attempt.ts';
 import { resolveSecrets, type AttemptGuard, type GuardLease } from './guard.ts';
-import { observeAttempt, usageTotals, type WorkerObserver } from './observer.ts';
+import { observeAttempt, observeWait, usageTotals, type WorkerObserver } from './observer.ts';
 import type { CachedRun, RunCache } from './run-cache.ts';
 import type { Inflight } from './inflight.ts';
 
@@ -174,6 +174,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     if (gate.kind === 'wait') {
       // Back to the queue without consuming an attempt: the step stays queued.
       attemptLog.debug({ delayMs: gate.delayMs, reason: gate.reason }, 'attempt waits');
+      observeWait(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service }, gate.reason, attemptLog);
       await job.moveToDelayed(Date.now() + gate.delayMs, token);
       throw new DelayedError();
     }
@@ -197,7 +198,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     if (newGroup) await scheduleDeadline(deps.queue, { runId: run.runId, group: newGroup }, Number(groupDeadline) - Date.now());
 
     const startedAt = Date.now();
-    const observed = observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service }, attemptLog);
+    const observed = observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service, gatedMock: lease.mock && !run.mock }, attemptLog);
     const external = new AbortController();
     const release = deps.inflight.add(run.runId, data.stepId, external);
     let result: AttemptResult;

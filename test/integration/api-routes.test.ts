@@ -150,9 +150,24 @@ describe('POST /runs/:id/cancel and GET /runs/:id/bundle', () => {
   });
 });
 
+describe('POST|DELETE /halt', () => {
+  it('halts one scenario: new runs of it are refused with the reason until unhalted', async () => {
+    const on = await call('POST', '/halt', { scenario: 'api-hello', reason: 'payments sandbox is down' });
+    expect(on).toMatchObject({ status: 200, body: { halted: true, scenario: 'api-hello' } });
+    const services = await call<{ halts: Record<string, { reason: string }> }>('GET', '/services');
+    expect(services.body.halts['api-hello'].reason).toBe('payments sandbox is down');
+    const refused = await call('POST', '/runs', { scenario: 'api-hello' });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ kind: 'halted', error: expect.stringContaining('payments sandbox is down') });
+    const off = await call('DELETE', '/halt?scenario=api-hello');
+    expect(off).toMatchObject({ status: 200, body: { halted: false, scenario: 'api-hello', result: { lifted: true } } });
+    expect((await call('POST', '/runs', { scenario: 'api-hello' })).status).toBe(201);
+  });
+});
+
 describe('operations routes', () => {
   it('serves services, recovery status and health', async () => {
-    expect((await call('GET', '/services')).status).toBe(200);
+    expect((await call('GET', '/services')).body).toMatchObject({ services: [], halts: {} });
     expect((await call('GET', '/recovery/status')).body).toHaveProperty('report');
     expect((await call('GET', '/readyz')).body).toEqual({ ok: true, redis: 'ok' });
   });
