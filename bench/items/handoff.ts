@@ -1,0 +1,53 @@
+/**
+ * Item 2: along a chain of sequential no-op steps, the time from step N's handler ending to
+ * step N+1's handler starting (both stamped with performance.now() in the worker process).
+ * Raw BullMQ's equivalent, a processor that adds the next job, runs in the same rounds.
+ */
+import type { Mark } from '../protocol.ts';
+import { goal, type BenchContext, type Goal } from '../context.ts';
+import { drain, rawChain, scenarioChain } from '../sides.ts';
+import { latencySummary, median, ratio, round } from '../stats.ts';
+
+/** Gaps between consecutive links, ordered by the number in their ids (`s0042`, `42`). */
+export function handoffGaps(marks: readonly Mark[]): number[] {
+  const ordered = [...marks].sort((a, b) => Number(a[0].replace(/^\D+/, '')) - Number(b[0].replace(/^\D+/, '')));
+  const gaps: number[] = [];
+  for (let i = 1; i < ordered.length; i++) gaps.push(ordered[i][1] - ordered[i - 1][2]);
+  return gaps;
+}
+
+const SIDES = ['raw', 'sq'] as const;
+
+export async function handoff(ctx: BenchContext): Promise<{ result: Record<string, unknown>; goals: Goal[] }> {
+  const { chain, concurrency, rounds } = ctx.options;
+  const gaps = { raw: [] as number[], sq: [] as number[] };
+  const perStepMs = { raw: [] as number[], sq: [] as number[] };
+  for (let r = 1; r <= rounds; r++) {
+    const order = r % 2 === 1 ? SIDES : [...SIDES].reverse();
+    for (const side of order) {
+      let marks: Mark[] = [];
+      const drained = await drain(ctx.redis, side === 'raw' ? rawChain(chain) : scenarioChain(chain), concurrency, {
+        afterDone: async (child) => {
+          marks = await child.marks();
+        },
+      });
+      if (marks.length !== chain) throw new Error(`handoff ${side}: ${marks.length} of ${chain} links recorded`);
+      const these = handoffGaps(marks);
+      gaps[side].push(...these);
+      perStepMs[side].push((drained.seconds * 1000) / chain);
+      ctx.progress(`handoff round ${r}/${rounds} ${side}: p50 ${median(these).toFixed(3)} ms over ${these.length} handoffs`);
+    }
+  }
+  const raw = { ...latencySummary(gaps.raw), chainMsPerStep: round(median(perStepMs.raw), 3) };
+  const sq = { ...latencySummary(gaps.sq), chainMsPerStep: round(median(perStepMs.sq), 3) };
+  return {
+    result: {
+      config: { chain, concurrency, rounds },
+      raw,
+      scenarioQueue: sq,
+      p50Ratio: ratio(sq.p50Ms, raw.p50Ms),
+      p99Ratio: ratio(sq.p99Ms, raw.p99Ms),
+    },
+    goals: [goal('handoff', 'scenario-queue handoff p50 (ms)', sq.p50Ms, '≤', 2), goal('handoff', 'scenario-queue handoff p99 (ms)', sq.p99Ms, '≤', 10)],
+  };
+}

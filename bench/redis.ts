@@ -1,0 +1,86 @@
+/**
+ * The Redis a benchmark runs against: REDIS_URL (shared: only our prefixes are touched,
+ * never FLUSHALL or CONFIG RESETSTAT) or a redis-server this process starts and owns.
+ */
+import { Redis } from 'ioredis';
+import { startRedisServer } from '../test/support/redis-server.ts';
+import { cleanupPrefix, redactUrl, uniquePrefix } from '../test/support/redis.ts';
+
+export interface BenchRedis {
+  readonly url: string;
+  /** True for the benchmark's own redis-server; false for REDIS_URL. */
+  readonly owned: boolean;
+  readonly version: string;
+  /** A connection for INFO, MONITOR setup and cleanup (not used by the measured sides). */
+  readonly admin: Redis;
+  /** A fresh key prefix; its keys are removed by `clean` and at `close`. */
+  prefix(label: string): string;
+  /** Removes what a measurement left: FLUSHALL on an owned server, the prefix's keys otherwise. */
+  clean(prefix: string): Promise<void>;
+  /** `INFO commandstats` as command → calls. */
+  commandCalls(): Promise<Map<string, number>>;
+  /** `INFO commandstats` as command → µs spent (inside scripts too: commands called from Lua count as themselves). */
+  commandUsec(): Promise<Map<string, number>>;
+  /** Seconds of CPU the server has used (user + sys), for per-step server cost. */
+  cpuSeconds(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Parses `INFO` text into field → value. */
+export function parseInfo(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\r\n')) {
+    const at = line.indexOf(':');
+    if (at > 0 && !line.startsWith('#')) out.set(line.slice(0, at), line.slice(at + 1));
+  }
+  return out;
+}
+
+async function commandStat(admin: Redis, field: 'calls' | 'usec'): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const pattern = new RegExp(`(?:^|,)${field}=(\\d+)`);
+  for (const [name, value] of parseInfo(await admin.info('commandstats'))) {
+    const match = pattern.exec(value);
+    if (name.startsWith('cmdstat_') && match) out.set(name.slice('cmdstat_'.length), Number(match[1]));
+  }
+  return out;
+}
+
+/** Opens REDIS_URL, or starts an owned redis-server when `url` is undefined. */
+export async function openBenchRedis(url: string | undefined): Promise<BenchRedis> {
+  const server = url ? undefined : await startRedisServer();
+  const target = url ?? (server as NonNullable<typeof server>).url;
+  const admin = new Redis(target, { maxRetriesPerRequest: null });
+  const version = parseInfo(await admin.info('server')).get('redis_version') ?? 'unknown';
+  const prefixes = new Set<string>();
+
+  return {
+    url: target,
+    owned: server !== undefined,
+    version,
+    admin,
+    prefix(label) {
+      const p = uniquePrefix(`bench-${label}`);
+      prefixes.add(p);
+      return p;
+    },
+    async clean(prefix) {
+      if (server) await admin.flushall();
+      else await cleanupPrefix(target, prefix);
+      prefixes.delete(prefix);
+    },
+    commandCalls: () => commandStat(admin, 'calls'),
+    commandUsec: () => commandStat(admin, 'usec'),
+    async cpuSeconds() {
+      const info = parseInfo(await admin.info('cpu'));
+      return Number(info.get('used_cpu_user') ?? 0) + Number(info.get('used_cpu_sys') ?? 0);
+    },
+    async close() {
+      if (!server && prefixes.size > 0) await cleanupPrefix(target, [...prefixes]);
+      admin.disconnect();
+      await server?.stop();
+    },
+  };
+}
+
+export { redactUrl };

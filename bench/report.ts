@@ -1,0 +1,94 @@
+/** Renders the benchmark document as the Markdown table kept in bench/results/latest.md. */
+import type { Goal } from './context.ts';
+
+/** The JSON document `npm run bench` prints (the parts the table reads). */
+export interface BenchDocument {
+  startedAt: string;
+  durationMs: number;
+  machine: { nproc: number; cpuModel: string; node: string; redis: string; bullmq: string; loadAvgStart: number[]; loadAvgEnd: number[] };
+  redis: { owned: boolean };
+  options: { quick: boolean; concurrency: number };
+  results: Record<string, Record<string, unknown> | undefined>;
+  goals: Goal[];
+}
+
+type Obj = Record<string, unknown>;
+const get = (o: unknown, path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v as Obj | undefined)?.[k], o);
+const fmt = (v: unknown): string => (v === null || v === undefined ? '—' : typeof v === 'number' ? String(v) : String(v));
+const row = (cells: unknown[]) => `| ${cells.map(fmt).join(' | ')} |`;
+
+function throughputRows(r: Obj): string[] {
+  return [
+    row(['1 throughput', 'no-op steps/s (raw: jobs/s)', get(r, 'raw.stepsPerSec'), get(r, 'scenarioQueue.stepsPerSec'), get(r, 'ratio')]),
+    row(['1 throughput', 'worker CPU µs per step', get(r, 'raw.workerCpuUsPerStep'), get(r, 'scenarioQueue.workerCpuUsPerStep'), get(r, 'workerCpuRatio')]),
+    row(['1 throughput', 'Redis CPU µs per step', get(r, 'raw.redisCpuUsPerStep'), get(r, 'scenarioQueue.redisCpuUsPerStep'), get(r, 'redisCpuRatio')]),
+  ];
+}
+
+function handoffRows(r: Obj): string[] {
+  return ['p50Ms', 'p95Ms', 'p99Ms', 'maxMs', 'chainMsPerStep'].map((k) =>
+    row(['2 handoff', `${k.replace('Ms', '')} ms`, get(r, `raw.${k}`), get(r, `scenarioQueue.${k}`), k === 'p50Ms' ? get(r, 'p50Ratio') : k === 'p99Ms' ? get(r, 'p99Ratio') : '']),
+  );
+}
+
+function costRows(r: Obj): string[] {
+  const rows: string[] = [];
+  for (const [shape, rawKey, sqKey, ratioKey] of [
+    ['independent', 'raw', 'sq', 'ratioIndependent'],
+    ['chain', 'raw-chain', 'sq-chain', 'ratioChain'],
+  ]) {
+    for (const metric of ['commands', 'luaCalls', 'clientCommands', 'commandsInLua']) {
+      rows.push(row([`3 Redis cost (${shape})`, `${metric} per step`, get(r, `shapes.${rawKey}.total.${metric}`), get(r, `shapes.${sqKey}.total.${metric}`), get(r, `${ratioKey}.${metric}`) ?? '']));
+    }
+  }
+  return rows;
+}
+
+function fanoutRows(r: Obj): string[] {
+  return [row(['4 fan-out/fan-in', `ms for ${get(r, 'config.width')} steps: independent (baseline) vs diamond`, get(r, 'independent.ms'), get(r, 'diamond.ms'), get(r, 'ratio')])];
+}
+
+function guardrailRows(r: Obj): string[] {
+  return [
+    row(['5 guardrails', 'steps/s: plain engine vs never-binding guardrails', get(r, 'plain.stepsPerSec'), get(r, 'guarded.stepsPerSec'), get(r, 'ratio')]),
+    row(['5 guardrails', 'steps/s: plain engine vs default worker (no policies)', get(r, 'plain.stepsPerSec'), get(r, 'default.stepsPerSec'), get(r, 'defaultRatio')]),
+  ];
+}
+
+function memoryRows(r: Obj): string[] {
+  const readings = (get(r, 'readings') as { steps: number; rssMiB: number; heapUsedMiB: number }[] | undefined) ?? [];
+  return [
+    ...readings.map((x) => row(['6 memory', `worker RSS / heap after ${x.steps} steps (MiB)`, '', `${x.rssMiB} / ${x.heapUsedMiB}`, ''])),
+    row(['6 memory', 'RSS growth (MiB)', '', get(r, 'rssGrowthMiB'), '']),
+  ];
+}
+
+const ROWS: Record<string, (r: Obj) => string[]> = {
+  throughput: throughputRows,
+  handoff: handoffRows,
+  redisCost: costRows,
+  fanout: fanoutRows,
+  guardrails: guardrailRows,
+  memory: memoryRows,
+};
+
+export function renderMarkdown(doc: BenchDocument): string {
+  const m = doc.machine;
+  const lines = [
+    `# scenario-queue benchmark — ${doc.startedAt}${doc.options.quick ? ' (--quick: tiny sizes, figures not meaningful)' : ''}`,
+    '',
+    `${m.nproc} × ${m.cpuModel}, Node ${m.node}, Redis ${m.redis} (${doc.redis.owned ? 'benchmark-owned' : 'shared REDIS_URL'}), BullMQ ${m.bullmq}; load average ${m.loadAvgStart.join(' ')} at start, ${m.loadAvgEnd.join(' ')} at end; ${Math.round(doc.durationMs / 1000)} s.`,
+    '',
+    'Baseline is raw BullMQ for items 1–3, the independent run for 4 and the plain engine (no guardrails) for 5; ratio = scenario-queue ÷ baseline.',
+    '',
+    '| item | metric | baseline | scenario-queue | ratio |',
+    '| --- | --- | --- | --- | --- |',
+  ];
+  for (const [item, render] of Object.entries(ROWS)) {
+    const r = doc.results[item];
+    if (r) lines.push(...render(r));
+  }
+  lines.push('', '| goal | value | target | met |', '| --- | --- | --- | --- |');
+  for (const g of doc.goals) lines.push(row([`${g.item}: ${g.metric}`, g.value, g.target, g.met === null ? 'not measured' : g.met ? 'yes' : 'no']));
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,61 @@
+/**
+ * `npm run bench -- --quick` runs end to end and prints one JSON document with every item.
+ * Nothing here is about speed: figures from tiny sizes on a shared machine mean nothing.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestRedis } from '../support/context.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const run = promisify(execFile);
+
+describe('npm run bench', () => {
+  const t = useTestRedis('bench-smoke');
+  let dir: string;
+  let stdout: string;
+  let stderr: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sq-bench-'));
+    const env = { ...process.env, REDIS_URL: t.url, npm_config_loglevel: 'silent' };
+    ({ stdout, stderr } = await run('npm', ['run', 'bench', '--', '--quick', '--out', join(dir, 'latest.md')], { cwd: REPO_ROOT, env, timeout: 120_000, maxBuffer: 16 * 2 ** 20 }));
+  }, 150_000);
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints exactly one JSON document on stdout, progress on stderr', () => {
+    expect(() => JSON.parse(stdout)).not.toThrow();
+    expect(stderr).toMatch(/\[bench\] throughput round 1\/1/);
+  });
+
+  it('reports every item of issue #7 with its figures, and the goals', () => {
+    const doc = JSON.parse(stdout);
+    expect(doc).toMatchObject({ schema: 'scenario-queue-bench/1', options: { quick: true }, redis: { owned: false } });
+    expect(Object.keys(doc.machine)).toEqual(expect.arrayContaining(['nproc', 'cpuModel', 'node', 'redis', 'bullmq']));
+    const r = doc.results;
+    expect(Object.keys(r).sort()).toEqual(['fanout', 'guardrails', 'handoff', 'memory', 'redisCost', 'throughput']);
+    expect(r.throughput).toMatchObject({ raw: { stepsPerSec: expect.any(Number) }, scenarioQueue: { stepsPerSec: expect.any(Number) }, ratio: expect.any(Number) });
+    for (const side of [r.handoff.raw, r.handoff.scenarioQueue]) expect(side).toMatchObject({ p50Ms: expect.any(Number), p95Ms: expect.any(Number), p99Ms: expect.any(Number) });
+    for (const shape of ['raw', 'sq', 'raw-chain', 'sq-chain']) {
+      expect(r.redisCost.shapes[shape].total).toMatchObject({ commands: expect.any(Number), luaCalls: expect.any(Number), clientCommands: expect.any(Number) });
+    }
+    expect(r.fanout).toMatchObject({ independent: { ms: expect.any(Number) }, diamond: { ms: expect.any(Number) }, ratio: expect.any(Number) });
+    expect(r.guardrails).toMatchObject({ plain: { stepsPerSec: expect.any(Number) }, guarded: { stepsPerSec: expect.any(Number) }, ratio: expect.any(Number) });
+    expect(r.memory.readings).toHaveLength(2);
+    expect(r.memory.rssGrowthMiB).toEqual(expect.any(Number));
+    expect(doc.goals.map((g: { item: string }) => g.item).sort()).toEqual(['fanout', 'guardrails', 'handoff', 'handoff', 'memory', 'throughput']);
+  });
+
+  it('writes the Markdown table to --out', async () => {
+    const md = await readFile(join(dir, 'latest.md'), 'utf8');
+    expect(md).toContain('| item | metric | baseline | scenario-queue | ratio |');
+    expect(md).toContain('| goal | value | target | met |');
+  });
+});
