@@ -144,6 +144,17 @@ describe('worker /metrics', () => {
     expect(valueOf(after, 'sq_steps_total', { handler: 'sleep', service: 'none', status: 'cancelled' }) - valueOf(before, 'sq_steps_total', { handler: 'sleep', service: 'none', status: 'cancelled' })).toBe(1);
   });
 
+  it('counts reaper actions from recovery.action events, by their count', async () => {
+    const before = (await scrape()).samples;
+    const add = (data: object) => t.redis.xadd(client.keys.globalEvents, '*', 'type', 'recovery.action', 'ts', String(Date.now()), 'workerId', 'reaper', 'data', JSON.stringify(data));
+    await add({ action: 'retry_step', reason: 'job gone' });
+    await add({ action: 'reclaim', count: 3, reason: 'expired permits' });
+    const moved = (s: Sample[]) => valueOf(s, 'sq_recovery_actions_total', { action: 'reclaim' }) > valueOf(before, 'sq_recovery_actions_total', { action: 'reclaim' });
+    const after = (await scrapeUntil(moved)).samples;
+    expect(valueOf(after, 'sq_recovery_actions_total', { action: 'retry_step' }) - valueOf(before, 'sq_recovery_actions_total', { action: 'retry_step' })).toBe(1);
+    expect(valueOf(after, 'sq_recovery_actions_total', { action: 'reclaim' }) - valueOf(before, 'sq_recovery_actions_total', { action: 'reclaim' })).toBe(3);
+  });
+
   it.skipIf(!hasPromtool() && !process.env.CI)('passes promtool check metrics without findings on the real output', async () => {
     const { text } = await scrape();
     expect(text).toContain('sq_cost_usd_total{');
