@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '../../src/client.ts';
+import { ServicesConfig } from '../../src/guardrails/services-schema.ts';
+import { applyServices } from '../../src/guardrails/services-store.ts';
 import { useTestRedis } from '../support/context.ts';
 import { startApi, type ApiProcess } from '../support/api.ts';
 import { startWorker, stopAllWorkers } from '../support/workers.ts';
@@ -32,6 +35,9 @@ let api: ApiProcess;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
+  const client = await createClient({ redisUrl: t.url, prefix: t.prefix });
+  const services = ServicesConfig.parse({ services: { openai: { circuitBreaker: { failureThreshold: 5, windowMs: 60_000, resetTimeoutMs: 30_000 } } } });
+  await applyServices(client.redis, client.keys, services).finally(() => client.close());
   await startWorker({ redisUrl: t.url, prefix: t.prefix, concurrency: 4, handlers: HANDLERS });
   api = await startApi({ redisUrl: t.url, prefix: t.prefix, token: TOKEN, args: ['--handlers', HANDLERS] });
   mkdirSync(SCREENSHOTS, { recursive: true });
@@ -104,6 +110,10 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in headless Chromium
     expect(costs.join(' ')).toContain('openai');
     expect(costs.join(' ')).toContain('$0.2500');
     expect(await page.locator('.budget[data-resource="usd"]').textContent()).toContain('$0.2500 of $1.00');
+    // Circuit state and spend of the service, from the guardrails.
+    const service = page.locator('.service[data-service="openai"]');
+    expect(await service.locator('[data-circuit]').getAttribute('data-circuit')).toBe('closed');
+    expect(await service.textContent()).toContain('spent $0.2500');
     await page.screenshot({ path: `${SCREENSHOTS}/dashboard-run.png`, fullPage: true });
 
     // The runs list shows the run with its status, duration and cost; the filter narrows it.
@@ -112,9 +122,9 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in headless Chromium
     await listed.waitFor();
     expect(await listed.locator('.badge').textContent()).toBe('failed');
     expect(await listed.textContent()).toContain('$0.2500');
+    await page.screenshot({ path: `${SCREENSHOTS}/dashboard-runs.png`, fullPage: true });
     await page.selectOption('select[name=status]', 'succeeded');
     await expect.poll(() => listed.count(), { timeout: 5_000 }).toBe(0);
-    await page.screenshot({ path: `${SCREENSHOTS}/dashboard-runs.png`, fullPage: true });
 
     expect(await page.content()).not.toContain(TOKEN);
     expect(consoleErrors).toEqual([]);
