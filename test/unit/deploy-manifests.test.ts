@@ -280,7 +280,7 @@ describe('deploy/prometheus', () => {
 
   it('alerts on an open breaker, budget ≥ 80 %, stalled jobs, a growing backlog and no live workers', () => {
     const rules = (parse(read('deploy/prometheus/alerts.yml')) as Doc).groups.flatMap((g: Doc) => g.rules) as Doc[];
-    const alerts = Object.fromEntries(rules.filter((r) => r.alert).map((r) => [r.alert, r]));
+    const alerts: Record<string, Doc> = Object.fromEntries(rules.filter((r) => r.alert).map((r) => [r.alert, r]));
     expect(alerts.ScenarioQueueCircuitOpen.expr).toContain('sq_circuit_state');
     expect(alerts.ScenarioQueueBudgetNearLimit.expr).toContain('0.8 *');
     expect(alerts.ScenarioQueueStalledJobs.expr).toContain('sq_stalled_jobs_total');
