@@ -11,17 +11,46 @@ export interface CachedRun extends CompiledScenario {
   mock: boolean;
 }
 
+/** Compiled steps kept for all scenarios together; a 1000-step scenario weighs 1000. */
+const SCENARIO_CACHE_STEPS = 20_000;
+
+/**
+ * Compiled scenarios by their stored definition text: the runs of one scenario (a suite, a
+ * CI matrix) share one compilation instead of holding a copy each. LRU, bounded by steps.
+ */
+function createScenarioCache(maxSteps: number) {
+  const entries = new Map<string, CompiledScenario>();
+  let steps = 0;
+  return (defText: string): CompiledScenario => {
+    let compiled = entries.get(defText);
+    if (compiled) {
+      entries.delete(defText);
+    } else {
+      compiled = compileScenario(JSON.parse(defText) as ScenarioDef);
+      steps += compiled.def.steps.length;
+    }
+    entries.set(defText, compiled);
+    for (const [oldest, old] of entries) {
+      if (steps <= maxSteps || oldest === defText) break;
+      entries.delete(oldest);
+      steps -= old.def.steps.length;
+    }
+    return compiled;
+  };
+}
+
 /**
  * Bounded LRU of compiled runs, so a step costs no scenario parse or CEL compile after the
  * run's first step on this worker. Concurrent loads of one run share a promise.
  */
 export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 256) {
   const entries = new Map<string, Promise<CachedRun | undefined>>();
+  const compile = createScenarioCache(SCENARIO_CACHE_STEPS);
 
   async function load(runId: string): Promise<CachedRun | undefined> {
     const [def, input, deadline, mock] = await redis.hmget(keys.run(runId), 'def', 'input', 'deadline', 'mock');
     if (!def) return undefined;
-    const compiled = compileScenario(JSON.parse(def) as ScenarioDef);
+    const compiled = compile(def);
     return {
       ...compiled,
       step: compiled.step,
