@@ -85,10 +85,14 @@ async function admissionLatency(redis: Redis, prefix: string): Promise<{ p50: nu
   await redis.hset(keys.guard.run('lat').budget, { 'limit:usd': 1e12, 'limit:calls': 1e9, onExceed: 'fail' });
   const who: AttemptIdentity = { runId: 'lat', stepId: 's', attempt: 1, workerId: 'bench', scenario: 'bench', service: 'full', day: '2000-01-01' };
   const samples: number[] = [];
+  const estimate = { usdMicro: 10, tokens: 0, calls: 1 };
   for (let i = 0; i < 2000; i++) {
+    const leaseId = `lat|${i}`;
     const t0 = process.hrtime.bigint();
-    await admitAttempt(redis, keys, who, { leaseId: `lat|${i}`, leaseMs: 10_000, live: true, estimate: { usdMicro: 10, tokens: 0, calls: 1 } });
+    await admitAttempt(redis, keys, who, { leaseId, leaseMs: 10_000, live: true, estimate });
     samples.push(Number(process.hrtime.bigint() - t0) / 1000);
+    // Settled like a real attempt, so the pools stay at their steady-state size.
+    await settleAttempt(redis, keys, who, { leaseId, member: `${leaseId}|10|0|1`, outcome: 'ok', probe: false, actual: { usd: 0.00001, tokens: { input: 0, output: 0 }, calls: 1 } });
   }
   samples.sort((a, b) => a - b);
   return { p50: Math.round(samples[1000]), p99: Math.round(samples[1980]) };

@@ -93,6 +93,9 @@ describe('budgets across worker processes', () => {
     expect(summary.cost.usd).toBeLessThanOrEqual(limitUsd + (actualUsd - estimateUsd) + 1e-9);
     // Not trivially under-used: it stops only when one more estimate no longer fits.
     expect(summary.cost.usd + estimateUsd).toBeGreaterThan(limitUsd);
+    // With these prices exactly 11 calls fit (docs/guardrails.md): 11 × $0.009.
+    expect(succeeded).toHaveLength(11);
+    expect(summary.cost.usd).toBeCloseTo(0.099, 9);
     for (const step of summary.steps.filter((s) => s.status !== 'succeeded')) {
       expect(step.attempts).toBe(1);
       expect(step.errors.map((e) => e.kind)).toEqual(['budget_exceeded']);
