@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS } from './worker/shutdown.ts';
 
 /** Raised for a bad environment variable; the CLI prints it and exits 2. */
 export class ConfigError extends Error {
@@ -28,8 +29,8 @@ export const EnvSchema = z.object({
   SQ_API_PORT: int().min(0).max(65535).default(8080),
   SQ_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   SQ_SHUTDOWN_GRACE_MS: ms(30_000),
-  SQ_LOCK_DURATION_MS: int().min(1000).default(10_000),
-  SQ_STALLED_INTERVAL_MS: int().min(500).default(5_000),
+  SQ_LOCK_DURATION_MS: int().min(1000).default(DEFAULT_LOCK_DURATION_MS),
+  SQ_STALLED_INTERVAL_MS: int().min(500).default(DEFAULT_STALLED_INTERVAL_MS),
   SQ_RECOVERY_INTERVAL_MS: int().min(1000).default(60_000),
   SQ_RECOVERY_MAX_AGE_MS: int().min(1000).default(24 * 3_600_000),
   SQ_ARTIFACT_DIR: z.string().optional(),

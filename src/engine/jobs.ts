@@ -19,7 +19,8 @@ const COMMON: JobsOptions = { removeOnComplete: true, removeOnFail: { count: 100
 
 /** Deterministic: the same attempt of the same step is never enqueued twice. */
 export function stepJobId(runId: string, stepId: string, attempt: number): string {
-  return `${runId}-${stepId}-${attempt}`;
+  // '.' occurs in neither run ids nor step ids, so run "r-a" step "b" never meets run "r" step "a-b".
+  return `${runId}.${stepId}.${attempt}`;
 }
 
 /** Adds the step jobs a state transition asked for, in one round trip. */
@@ -34,9 +35,13 @@ export async function enqueueSteps(queue: Queue, runId: string, items: readonly 
   );
 }
 
+/** Deterministic too: one deadline job per run and per group. */
+export function deadlineJobId(data: DeadlineJobData): string {
+  return data.group ? `gdl.${data.runId}.${data.group}` : `rdl.${data.runId}`;
+}
+
 /** A delayed job that ends the run (or a group) at its deadline, whichever worker is free. */
 export async function scheduleDeadline(queue: Queue, data: DeadlineJobData, delayMs: number): Promise<void> {
   const name = data.group ? JOB_NAMES.groupDeadline : JOB_NAMES.runDeadline;
-  const jobId = data.group ? `gdl-${data.runId}-${data.group}` : `rdl-${data.runId}`;
-  await queue.add(name, data, { ...COMMON, jobId, delay: Math.max(0, delayMs) });
+  await queue.add(name, data, { ...COMMON, jobId: deadlineJobId(data), delay: Math.max(0, delayMs) });
 }

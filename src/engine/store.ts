@@ -16,6 +16,7 @@ export interface EmittedEvent {
   type: EventType;
   stepId?: string;
   attempt?: number;
+  data: Record<string, unknown>;
 }
 
 /** What every engine script returns. `code` 0 means "nothing to do / discarded". */
@@ -63,8 +64,14 @@ function parseResult(raw: unknown): TransitionResult {
       return { stepId, attempt: Number(attempt), delayMs: Number(delayMs) };
     }),
     emitted: emitted.map((s) => {
-      const [type, stepId, attempt] = s.split('|');
-      return { type: type as EventType, stepId: stepId || undefined, attempt: attempt ? Number(attempt) : undefined };
+      const [type, stepId, attempt] = s.split('|', 3);
+      const json = s.slice(type.length + stepId.length + attempt.length + 3);
+      return {
+        type: type as EventType,
+        stepId: stepId || undefined,
+        attempt: attempt ? Number(attempt) : undefined,
+        data: json ? (JSON.parse(json) as Record<string, unknown>) : {},
+      };
     }),
     runStatus: (runStatus ?? '') as RunStatus | '',
     extra: extra ?? '',
@@ -99,13 +106,24 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
     /** Runs another script built on includes/run-state.lua (guardrails) with the standard keys and arguments. */
     script: call,
 
-    /** Writes a new run and queues its roots; code -1 when the id exists. */
-    createRun(runId: string, def: ScenarioDef, dependents: Readonly<Record<string, readonly string[]>>, meta: Record<string, string | number>) {
+    /**
+     * Writes a new run and queues its roots; code -1 when the id exists. `reused` maps step
+     * ids to output JSON of steps that succeeded in a resumed run: they start `reused`.
+     */
+    createRun(
+      runId: string,
+      def: ScenarioDef,
+      dependents: Readonly<Record<string, readonly string[]>>,
+      meta: Record<string, string | number>,
+      reused: ReadonlyMap<string, string> = new Map(),
+    ) {
       const args: (string | number)[] = [JSON.stringify(meta), def.steps.length];
       for (const step of def.steps) args.push(step.id, staticOf(step, dependents[step.id] ?? []), step.needs.length);
       const groups = Object.entries(def.groups);
       args.push(groups.length);
       for (const [name, g] of groups) args.push(name, g.timeoutMs);
+      args.push(reused.size);
+      for (const [stepId, output] of reused) args.push(stepId, output);
       return call('createRun', runId, args, [keys.runsIndex]);
     },
 
@@ -136,7 +154,7 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
       return call('skipStep', runId, [stepId, attempt, reason, data ? JSON.stringify(data) : '']);
     },
 
-    endRun(runId: string, status: 'cancelled' | 'halted' | 'timed_out', message: string) {
+    endRun(runId: string, status: 'cancelled' | 'halted' | 'timed_out' | 'failed', message: string) {
       return call('endRun', runId, [status, message]);
     },
 

@@ -39,6 +39,7 @@ export const EVENT_TYPES = [
   'step.timed_out',
   'step.skipped',
   'step.cancelled',
+  'step.reused',
   'budget.warning',
   'budget.exceeded',
   'circuit.opened',
@@ -99,6 +100,16 @@ export interface StepSummary {
   cost?: CostTotals;
 }
 
+/** Limits and committed spend of one budget scope of a run (SPEC §9). */
+export interface BudgetScopeSummary {
+  scope: 'run' | 'suite';
+  /** The suite id, for the suite scope. */
+  id?: string;
+  limits: { usd?: number; tokens?: number; calls?: number };
+  onExceed: 'fail' | 'warn';
+  spent: { usd: number; tokens: number; calls: number };
+}
+
 /** The JSON summary of SPEC §15. */
 export interface RunSummary {
   runId: string;
@@ -111,5 +122,9 @@ export interface RunSummary {
   finishedAt?: string;
   durationMs?: number;
   cost: CostTotals;
+  /** Step costs added up per service (steps that name one). */
+  costByService?: Record<string, CostTotals>;
+  /** The run's and its suite's budgets, when they have limits. */
+  budgets?: BudgetScopeSummary[];
   steps: StepSummary[];
 }

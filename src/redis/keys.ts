@@ -14,8 +14,11 @@ export interface Keys {
   runOutputs(runId: string): string;
   runAttempts(runId: string): string;
   runSteps(runId: string): string;
+  runGroups(runId: string): string;
   runCheckpoints(runId: string): string;
   runArtifacts(runId: string): string;
+  /** Handler log lines of every attempt, in order (list of JSON {step, attempt, line}), capped per attempt. */
+  runLogs(runId: string): string;
   readonly runsIndex: string;
   readonly activeRuns: string;
   readonly globalEvents: string;
@@ -24,6 +27,15 @@ export interface Keys {
   worker(workerId: string): string;
   /** Keys of the guardrails (src/guardrails). */
   readonly guard: GuardKeys;
+  /** Keys of the reaper (src/recovery). */
+  readonly recovery: RecoveryKeys;
+}
+
+export interface RecoveryKeys {
+  /** One pass at a time cluster-wide: the owner's token, with an expiry. */
+  readonly lock: string;
+  /** The last report (JSON), for `GET /recovery/status`. */
+  readonly last: string;
 }
 
 /** Per-service keys: policy, permits, rate window, breaker, spend. */
@@ -89,8 +101,10 @@ export function createKeys(prefix: string): Keys {
     runOutputs: (id) => `${run(id)}:out`,
     runAttempts: (id) => `${run(id)}:att`,
     runSteps: (id) => `${run(id)}:steps`,
+    runGroups: (id) => `${run(id)}:groups`,
     runCheckpoints: (id) => `${run(id)}:ckpt`,
     runArtifacts: (id) => `${run(id)}:art`,
+    runLogs: (id) => `${run(id)}:logs`,
     runsIndex: `${prefix}:runs`,
     activeRuns,
     globalEvents,
@@ -98,6 +112,7 @@ export function createKeys(prefix: string): Keys {
     workers: `${prefix}:workers`,
     worker: (id) => `${prefix}:worker:${id}`,
     guard: createGuardKeys(prefix, run),
+    recovery: { lock: `${prefix}:recovery:lock`, last: `${prefix}:recovery:last` },
   };
 }
 
@@ -135,5 +150,5 @@ function createGuardKeys(prefix: string, run: (id: string) => string): GuardKeys
 export function runKeyList(keys: Keys, runId: string): string[] {
   const own = keys.runScriptKeys(runId).filter((k) => k !== keys.globalEvents && k !== keys.activeRuns);
   const budget = keys.guard.run(runId);
-  return [...own, keys.runCheckpoints(runId), keys.runArtifacts(runId), budget.budget, budget.reservations];
+  return [...own, keys.runCheckpoints(runId), keys.runArtifacts(runId), keys.runLogs(runId), budget.budget, budget.reservations];
 }

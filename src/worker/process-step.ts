@@ -17,12 +17,12 @@ import { resolveSecrets, type AttemptGuard, type GuardLease } from './guard.ts';
 import { observeAttempt, observeWait, usageTotals, type WorkerObserver } from './observer.ts';
 import type { CachedRun, RunCache } from './run-cache.ts';
 import type { Inflight } from './inflight.ts';
+import { captureAttemptLog } from './attempt-log.ts';
+import { storeArtifact } from './artifacts.ts';
+import { isolate } from './isolation.ts';
 
 /** Thrown into an attempt's signal when the worker shuts down: the attempt is given back. */
 export const SHUTDOWN_REASON = new ScenarioError('cancelled', 'worker shutting down', { retryable: true, details: { shutdown: true } });
-
-/** Small artifacts live in Redis; larger ones need SQ_ARTIFACT_DIR. */
-export const MAX_INLINE_ARTIFACT_BYTES = 256 * 1024;
 
 export interface StepProcessorDeps {
   readonly redis: RedisConnection;
@@ -34,6 +34,10 @@ export interface StepProcessorDeps {
   readonly inflight: Inflight;
   readonly guard: AttemptGuard;
   readonly observer?: WorkerObserver;
+  /** Loaded by the child process of `isolation: process` steps. */
+  readonly handlersModule?: string;
+  /** SQ_ARTIFACT_DIR: where artifacts too large for Redis go. */
+  readonly artifactDir?: string;
   readonly log: Logger;
   readonly workerId: string;
   /** Called with every committed transition (local events, metrics). */
@@ -100,12 +104,16 @@ export function createStepProcessor(deps: StepProcessorDeps) {
 
   function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: Logger, lease: GuardLease, secrets: Record<string, string>) {
     const evaluated = new Map<string, ReturnType<typeof compileExpression>>();
+    let log: Logger | undefined;
     return (signal: AbortSignal, usage: Usage[]): HandlerContext => ({
       runId: run.runId,
       stepId: step.def.id,
       attempt: data.attempt,
       signal,
-      log: attemptLog,
+      // Built on first use: a capturing logger is a pino instance, and most handlers never log.
+      get log() {
+        return (log ??= captureAttemptLog(attemptLog, { redis: deps.redis, key: deps.keys.runLogs(run.runId), stepId: step.def.id, attempt: data.attempt, keepUntil: run.keepUntil, redact: lease.redact }));
+      },
       mock: lease.mock,
       mockOutput: lease.mockOutput ?? step.def.mock,
       secrets,
@@ -120,15 +128,12 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       },
       reportUsage: (u) => void usage.push(u),
       async checkpoint(value) {
-        await deps.redis.hset(deps.keys.runCheckpoints(run.runId), `${step.def.id}|${data.attempt}`, lease.redact(JSON.stringify({ ts: Date.now(), data: value })));
+        const key = deps.keys.runCheckpoints(run.runId);
+        await deps.redis.multi().hset(key, `${step.def.id}|${data.attempt}`, lease.redact(JSON.stringify({ ts: Date.now(), data: value }))).pexpireat(key, run.keepUntil).exec();
       },
       async artifact(name, body, contentType = 'application/octet-stream') {
-        const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
-        if (bytes.length > MAX_INLINE_ARTIFACT_BYTES) {
-          throw new ScenarioError('invalid_output', `artifact "${name}" is ${bytes.length} bytes; artifacts over ${MAX_INLINE_ARTIFACT_BYTES} bytes need SQ_ARTIFACT_DIR`);
-        }
-        const record = { name, contentType, size: bytes.length, ts: Date.now(), base64: bytes.toString('base64') };
-        await deps.redis.hset(deps.keys.runArtifacts(run.runId), `${step.def.id}|${name}`, JSON.stringify(record));
+        const target = { redis: deps.redis, key: deps.keys.runArtifacts(run.runId), runId: run.runId, stepId: step.def.id, attempt: data.attempt, dir: deps.artifactDir, keepUntil: run.keepUntil };
+        await storeArtifact(target, name, body, contentType);
       },
       async progress(fraction) {
         await job.updateProgress(Math.max(0, Math.min(1, fraction)));
@@ -207,7 +212,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         input instanceof Error
           ? { ok: false, failure: toFailure(input), usage: [] }
           : await runAttempt({
-              handler: deps.registry.get(step.def.uses),
+              handler: isolate(deps.registry.get(step.def.uses), step.def, { handlersModule: deps.handlersModule, scope }),
               input,
               deadlines: deadlinesOf(run, step, startedAt, Number(groupDeadline)),
               external: external.signal,

@@ -9,7 +9,12 @@ export interface CachedRun extends CompiledScenario {
   input: Record<string, unknown>;
   deadline: number;
   mock: boolean;
+  /** When the run's side data (checkpoints, artifacts, logs) may expire: deadline + retention. */
+  keepUntil: number;
 }
+
+/** For runs created without a retention (older clients): a week, like the client default. */
+const SIDE_DATA_RETENTION_MS = 7 * 24 * 3_600_000;
 
 /** Compiled steps kept for all scenarios together; a 1000-step scenario weighs 1000. */
 const SCENARIO_CACHE_STEPS = 20_000;
@@ -48,7 +53,7 @@ export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 25
   const compile = createScenarioCache(SCENARIO_CACHE_STEPS);
 
   async function load(runId: string): Promise<CachedRun | undefined> {
-    const [def, input, deadline, mock] = await redis.hmget(keys.run(runId), 'def', 'input', 'deadline', 'mock');
+    const [def, input, deadline, mock, retentionMs] = await redis.hmget(keys.run(runId), 'def', 'input', 'deadline', 'mock', 'retentionMs');
     if (!def) return undefined;
     const compiled = compile(def);
     return {
@@ -58,6 +63,7 @@ export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 25
       input: JSON.parse(input ?? '{}') as Record<string, unknown>,
       deadline: Number(deadline),
       mock: mock === '1',
+      keepUntil: Number(deadline) + Number(retentionMs ?? SIDE_DATA_RETENTION_MS),
     };
   }
 

@@ -18,8 +18,12 @@ import { startHeartbeat } from './heartbeat.ts';
 import { OPEN_GUARD, type AttemptGuard } from './guard.ts';
 import { startWorkerGuardrails } from '../guardrails/worker-guardrails.ts';
 import { heldCredentialNames } from '../guardrails/credentials.ts';
+import { guardrailReclaimers } from '../guardrails/reclaim.ts';
 import type { WorkerObserver } from './observer.ts';
 import { createStepProcessor, enforceDeadline, SHUTDOWN_REASON, type StepProcessorDeps } from './process-step.ts';
+import { startReaper } from '../recovery/scheduler.ts';
+import type { Reclaimer } from '../recovery/reclaim.ts';
+import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS, RUN_RETRY_DELAY_MS, SHUTDOWN_CLEANUP_MS, SHUTDOWN_GIVE_BACK_MS, settlesWithin } from './shutdown.ts';
 
 export interface WorkerOptions {
   readonly redisUrl?: string;
@@ -30,14 +34,27 @@ export interface WorkerOptions {
   /** Step attempts in flight at once in this process. @default 8 */
   readonly concurrency?: number;
   readonly handlers?: readonly HandlerDefinition[];
+  /** The module `handlers` came from; steps with `isolation: process` load it in their child. */
+  readonly handlersModule?: string;
+  /** Artifacts over the inline limit are written here (SQ_ARTIFACT_DIR); without it they are refused. */
+  readonly artifactDir?: string;
   readonly logger?: Logger;
   readonly workerId?: string;
-  /** How long a job lock lives without renewal; a dead worker's job restarts after it. @default 10000 */
+  /** How long a job lock lives without renewal; a dead worker's job restarts after it (docs/recovery.md). @default 5000 */
   readonly lockDurationMs?: number;
-  /** @default 5000 */
+  /** How often stalled jobs (expired locks) are moved back to wait. @default 2000 */
   readonly stalledIntervalMs?: number;
-  /** In-flight attempts get this long to finish on close before they are given back. @default 30000 */
+  /**
+   * In-flight attempts get this long to finish on close before they are given back; close()
+   * resolves within grace + 1.5 s whatever Redis does. @default 30000
+   */
   readonly shutdownGraceMs?: number;
+  /** Reaper passes at start, on reconnect and at this interval; `false` turns the reaper off. @default 60000 */
+  readonly recoveryIntervalMs?: number | false;
+  /** Active runs older than this are marked failed by the reaper. @default 24 h */
+  readonly recoveryMaxAgeMs?: number;
+  /** Free expired guardrail permits and reservations on each reaper pass. */
+  readonly reclaimers?: readonly Reclaimer[];
   /** Guardrails consulted around every attempt. @default OPEN_GUARD (none) */
   readonly guard?: AttemptGuard;
   /** Sees every attempt and stalled job (metrics). */
@@ -77,7 +94,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
   // Guardrails run by default; a guard passed in (tests, embedding) replaces them.
   const guardrails = options.guard
     ? undefined
-    : await startWorkerGuardrails({ redis, keys, store, registry, workerId, leaseMs: options.lockDurationMs ?? 10_000, log, onEvent: (e) => listeners.emit(e) });
+    : await startWorkerGuardrails({ redis, keys, store, registry, workerId, leaseMs: options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS, log, onEvent: (e) => listeners.emit(e) });
 
   const deps: StepProcessorDeps = {
     redis,
@@ -89,12 +106,14 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     inflight,
     guard: guardrails?.guard ?? options.guard ?? OPEN_GUARD,
     observer: options.observer,
+    handlersModule: options.handlersModule,
+    artifactDir: options.artifactDir,
     log,
     workerId,
     onTransition(runId, result) {
       if (listeners.size === 0) return;
       const ts = Date.now();
-      for (const e of result.emitted) listeners.emit({ type: e.type, ts, runId, stepId: e.stepId, attempt: e.attempt, workerId, data: {} });
+      for (const e of result.emitted) listeners.emit({ type: e.type, ts, runId, stepId: e.stepId, attempt: e.attempt, workerId, data: e.data });
     },
   };
   const processStep = createStepProcessor(deps);
@@ -116,9 +135,10 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       connection: bullConnection,
       prefix,
       concurrency,
-      lockDuration: options.lockDurationMs ?? 10_000,
-      stalledInterval: options.stalledIntervalMs ?? 5_000,
+      lockDuration: options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS,
+      stalledInterval: options.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS,
       maxStalledCount: 3,
+      runRetryDelay: RUN_RETRY_DELAY_MS,
       autorun: true,
     },
   );
@@ -141,26 +161,33 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
   }));
   await heartbeat.first;
   log.info({ concurrency, prefix, handlers: registry.names() }, 'worker ready');
+  const reaper =
+    options.recoveryIntervalMs === false
+      ? undefined
+      : startReaper({
+          redis,
+          keys,
+          queue,
+          by: workerId,
+          intervalMs: options.recoveryIntervalMs ?? 60_000,
+          maxAgeMs: options.recoveryMaxAgeMs,
+          reclaimers: options.reclaimers ?? guardrailReclaimers(),
+          log,
+        });
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     const grace = options.shutdownGraceMs ?? 30_000;
+    const reaperStopped = reaper?.stop(Math.min(grace, SHUTDOWN_CLEANUP_MS));
     const drained = worker.close();
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<'grace'>((resolve) => {
-      timer = setTimeout(() => resolve('grace'), grace);
-    });
-    if ((await Promise.race([drained.then(() => 'drained' as const), graceOver])) === 'grace') {
+    if (!(await settlesWithin(drained, grace))) {
       const n = inflight.abortAll(SHUTDOWN_REASON);
       log.warn({ aborted: n, graceMs: grace }, 'shutdown grace over: giving running attempts back');
-      await Promise.race([drained, new Promise((r) => setTimeout(r, 5_000))]);
-      await worker.close(true).catch(() => {});
+      // Each aborted attempt releases its step and delays its job; one that cannot (Redis
+      // down) keeps its lock until it expires and BullMQ redelivers it: no attempt is lost.
+      await settlesWithin(drained, SHUTDOWN_GIVE_BACK_MS);
     }
-    clearTimeout(timer);
-    await heartbeat.stop(workerId);
-    await stopControl();
-    await guardrails?.stop();
-    await queue.close().catch(() => {});
+    await settlesWithin(Promise.allSettled([reaperStopped, heartbeat.stop(workerId), stopControl(), guardrails?.stop(), queue.close()]), SHUTDOWN_CLEANUP_MS);
     subscriber.disconnect();
     bullConnection.disconnect();
     if (!options.connection) redis.disconnect();

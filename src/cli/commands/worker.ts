@@ -5,6 +5,7 @@ import { createLogger } from '../../observability/logger.ts';
 import { connectRedis } from '../../redis/connection.ts';
 import { cliEnv, customHandlers } from '../context.ts';
 import { intFlag } from '../input.ts';
+import { settlesWithin } from '../../worker/shutdown.ts';
 
 /** `worker`: executes steps until SIGTERM/SIGINT (drain), a second signal forces exit. */
 export function registerWorker(program: Command): void {
@@ -17,6 +18,7 @@ export function registerWorker(program: Command): void {
     .action(async (opts: { concurrency?: string; handlers?: string; metricsPort?: string }) => {
       const env = cliEnv();
       const concurrency = opts.concurrency ? intFlag('--concurrency', opts.concurrency) : env.SQ_CONCURRENCY;
+      const handlersModule = opts.handlers ?? env.SQ_HANDLERS;
       const handlers = await customHandlers(opts.handlers);
       const logger = createLogger({ level: env.SQ_LOG_LEVEL });
       const connection = await connectRedis(env.REDIS_URL, { connectionName: 'sq-worker' });
@@ -30,10 +32,14 @@ export function registerWorker(program: Command): void {
         prefix: env.SQ_PREFIX,
         concurrency,
         handlers,
+        handlersModule,
         logger,
         lockDurationMs: env.SQ_LOCK_DURATION_MS,
         stalledIntervalMs: env.SQ_STALLED_INTERVAL_MS,
         shutdownGraceMs: env.SQ_SHUTDOWN_GRACE_MS,
+        recoveryIntervalMs: env.SQ_RECOVERY_INTERVAL_MS,
+        recoveryMaxAgeMs: env.SQ_RECOVERY_MAX_AGE_MS,
+        artifactDir: env.SQ_ARTIFACT_DIR,
       });
       await new Promise<void>((resolve) => {
         let signals = 0;
@@ -48,15 +54,19 @@ export function registerWorker(program: Command): void {
           metrics?.draining();
           worker
             .close()
-            .then(() => metrics?.stop())
-            .then(() => connection.quit())
+            .then(() => settlesWithin(Promise.all([metrics?.stop(), connection.quit()]), 500))
             .catch((err: unknown) => logger.error({ err }, 'close failed'))
-            .finally(resolve);
+            .finally(() => {
+              connection.disconnect();
+              resolve();
+            });
         };
         process.on('SIGTERM', onSignal);
         process.on('SIGINT', onSignal);
       });
       logger.flush();
       process.exitCode = 0;
+      // Drained and closed: nothing left to wait for, even if a library left a handle open.
+      setTimeout(() => process.exit(0), 1_000).unref();
     });
 }

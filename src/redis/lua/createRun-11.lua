@@ -4,6 +4,8 @@
   ARGV[6]  run meta JSON (flat object of strings/numbers written to the run hash)
   ARGV[7]  number of steps S, then S triples: stepId, static ("<hasIf><coe>|<group>|<deps csv>"), needs count
   then     number of groups G, then G pairs: group name, timeoutMs
+  then     number of reused steps R (optional), then R pairs: stepId, output JSON — steps that
+           succeeded in the run being resumed; they start `reused` and release their dependents
   Returns  {code, toEnqueue, emitted, runStatus, ''}; code -1 when the run id exists.
 ]]
 --- @include "run-state"
@@ -52,9 +54,25 @@ for _ = 1, g do
   idx = idx + 2
 end
 
+local reused, isReused = {}, {}
+for _ = 1, tonumber(ARGV[idx] or '0') do
+  local sid = ARGV[idx + 1]
+  redis.call('HSET', K_OUT, sid, ARGV[idx + 2])
+  reused[#reused + 1] = sid
+  isReused[sid] = true
+  idx = idx + 2
+end
+
 redis.call('ZADD', KEYS[11], NOW, RUN_ID)
 redis.call('ZADD', K_ACTIVE, NOW, RUN_ID)
 emit('run.queued', nil, nil, {scenario = meta['scenario']})
-for _, sid in ipairs(roots) do admit(sid) end
+local done = {}
+for _, sid in ipairs(reused) do
+  done[#done + 1] = {sid, finishStep(sid, 'reused', 'resumed', false, nil, {from = meta['resumedFrom']})}
+end
+for _, sid in ipairs(roots) do
+  if not isReused[sid] then admit(sid) end
+end
+propagate(done)
 finalizeIfDone()
 return result(1)
