@@ -10,6 +10,7 @@ import { parseEvent } from './engine/events.ts';
 import { TERMINAL_RUN_STATUSES, type RunSummary, type ScenarioEvent } from './engine/types.ts';
 import { liveWorkers, LIVE_WINDOW_MS, type WorkerInfo } from './worker/heartbeat.ts';
 import type { ScenarioDef } from './scenario/types.ts';
+import { validateScenario } from './scenario/load.ts';
 import { applyAfterCreate, checkBeforeEnqueue, type GuardEnqueueOptions } from './guardrails/enqueue.ts';
 
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
@@ -34,6 +35,8 @@ export interface EnqueueOptions extends GuardEnqueueOptions {
   readonly mock?: boolean;
   /** How long a finished run's state is kept in Redis. @default 7 days */
   readonly retentionMs?: number;
+  /** Resume (SPEC §12): steps that start `reused` with these outputs (JSON), from run `fromRunId`. */
+  readonly resume?: { readonly fromRunId: string; readonly reused: ReadonlyMap<string, string> };
 }
 
 /** Why a waiting CLI sees no progress (SPEC §15 triage hint). */
@@ -174,7 +177,8 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
     async enqueue(scenario, opts = {}) {
       const runId = opts.runId ?? newRunId(scenario.name);
       if (!RUN_ID_PATTERN.test(runId)) throw new Error(`runId "${runId}" must match ${RUN_ID_PATTERN}`);
-      const def: ScenarioDef = { ...scenario, timeoutMs: opts.timeoutMs ?? scenario.timeoutMs };
+      // Validated here too (SPEC §2): library callers may hand in a hand-built definition.
+      const def: ScenarioDef = validateScenario({ ...scenario, timeoutMs: opts.timeoutMs ?? scenario.timeoutMs });
       const input = { ...scenario.input, ...opts.input };
       const compiled = compileScenario(def);
       // Refuses while halted; decides credential gates from the live workers.
@@ -196,9 +200,10 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
         mock: opts.mock ? 1 : 0,
         retentionMs: opts.retentionMs ?? DEFAULT_RETENTION_MS,
         ...(opts.suite ? { suite: opts.suite } : {}),
+        ...(opts.resume ? { resumedFrom: opts.resume.fromRunId } : {}),
         ...guard.meta,
       };
-      const result = await store.createRun(runId, def, compiled.dependents, meta);
+      const result = await store.createRun(runId, def, compiled.dependents, meta, opts.resume?.reused);
       if (result.code === -1) throw new Error(`run ${runId} already exists`);
       const ttlMs = def.timeoutMs + (opts.retentionMs ?? DEFAULT_RETENTION_MS);
       await enqueueSteps(queue, runId, await applyAfterCreate(redis, keys, store, { runId, def, ttlMs }, opts, guard.gates, result));

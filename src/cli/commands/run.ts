@@ -11,6 +11,8 @@ import { EXIT, UsageError } from '../errors.ts';
 import { expandFiles } from '../files.ts';
 import { intFlag, parseInputPairs, readInputFile } from '../input.ts';
 import { exitCodeOf, printSummaries, publishCiReports, startProgress, writeJunit } from '../output.ts';
+import { writeFailureBundles } from '../bundles.ts';
+import { resumeFrom } from '../resume.ts';
 import { addGuardOptions, guardEnqueueFlags, type GuardFlags } from '../budget-flags.ts';
 
 export interface RunFlags extends GuardFlags {
@@ -23,6 +25,8 @@ export interface RunFlags extends GuardFlags {
   suite?: string;
   mock?: boolean;
   handlers?: string;
+  bundleDir?: string;
+  resume?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -83,10 +87,13 @@ export function registerRun(program: Command): void {
     .option('--timeout <ms>', "override the scenario's whole-run timeoutMs")
     .option('--suite <id>', 'label shared by the runs of this command')
     .option('--mock', 'run every step mocked (mock outputs and recordings)')
-    .option('--handlers <module>', 'custom handlers whose names the scenarios may use');
+    .option('--handlers <module>', 'custom handlers whose names the scenarios may use')
+    .option('--bundle-dir <dir>', 'write a failure bundle for each run that does not succeed (with --wait)')
+    .option('--resume <runId>', "reuse the outputs of that run's succeeded steps; run the rest");
   addGuardOptions(command)
     .action(async (patterns: string[], opts: RunFlags) => {
       if (opts.junit && !opts.wait) throw new UsageError('--junit needs --wait');
+      if (opts.bundleDir && !opts.wait) throw new UsageError('--bundle-dir needs --wait');
       const files = await expandFiles(patterns);
       const input = { ...(opts.inputFile ? await readInputFile(opts.inputFile) : {}), ...parseInputPairs(opts.input) };
       const timeoutMs = opts.timeout ? intFlag('--timeout', opts.timeout) : undefined;
@@ -96,12 +103,13 @@ export function registerRun(program: Command): void {
         const advertised = (await client.liveWorkers()).flatMap((w) => w.handlers);
         const defs = await loadAll(files, knownHandlerNames(await customHandlers(opts.handlers), advertised));
         const suite = opts.suite ?? (defs.length > 1 ? `suite-${Date.now().toString(36)}` : undefined);
+        const resumed = opts.resume ? await resumeFrom(client, opts.resume, defs) : undefined;
         const guard = guardEnqueueFlags(opts, suite);
         const runs: { runId: string; def: ScenarioDef }[] = [];
         // GitHub attaches annotations to paths relative to the workspace.
         const fileOf = new Map<string, string>();
         for (const [i, def] of defs.entries()) {
-          const { runId } = await client.enqueue(def, { input, timeoutMs, suite, mock: opts.mock, ...guard });
+          const { runId } = await client.enqueue(def, { input: { ...resumed?.input, ...input }, timeoutMs, suite, mock: opts.mock, resume: resumed?.resume, ...guard });
           runs.push({ runId, def });
           fileOf.set(runId, relative(process.env.GITHUB_WORKSPACE ?? process.cwd(), resolve(files[i])));
           process.stderr.write(`enqueued ${def.name} as ${runId}${suite ? ` (suite ${suite})` : ''}\n`);
@@ -119,6 +127,7 @@ export function registerRun(program: Command): void {
           await writeFile(opts.junit, writeJunit(summaries));
         }
         await publishCiReports(summaries, { json: opts.json, events: budgetWarnings, files: fileOf });
+        if (opts.bundleDir) await writeFailureBundles(client, summaries, opts.bundleDir);
         process.exitCode = exitCodeOf(summaries);
       } finally {
         await client.close();
