@@ -82,7 +82,7 @@ async function admissionLatency(redis: Redis, prefix: string): Promise<{ p50: nu
       maxConcurrentCalls: 1_000_000,
     }),
   );
-  await redis.hset(keys.guard.run('lat').budget, { 'limit:usd': 1e12, 'limit:calls': 1e9, onExceed: 'fail' });
+  await redis.hset(keys.guard.run('lat').budget, { 'limit:usd': 1e12, 'limit:calls': 1e9, 'limit:onExceed': 'fail' });
   const who: AttemptIdentity = { runId: 'lat', stepId: 's', attempt: 1, workerId: 'bench', scenario: 'bench', service: 'full', day: '2000-01-01' };
   const samples: number[] = [];
   const estimate = { usdMicro: 10, tokens: 0, calls: 1 };

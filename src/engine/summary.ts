@@ -4,6 +4,7 @@ import type { ScenarioDef } from '../scenario/types.ts';
 import type { AttemptRecord } from './store.ts';
 import type { AttemptError, CostTotals, RunStatus, RunSummary, StepStatus, StepSummary } from './types.ts';
 import type { ErrorKind } from '../errors.ts';
+import { budgetScopes, costByService, readBudgetHashes, type BudgetHashes } from '../guardrails/budget-summary.ts';
 
 const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : undefined);
 
@@ -14,6 +15,8 @@ export interface RunSnapshot {
   attempts: Record<string, string>;
   def: ScenarioDef;
   input: Record<string, unknown>;
+  /** Budget hashes of the run and its suite (guardrails). */
+  budgets?: BudgetHashes;
 }
 
 /** Reads a run; undefined when it does not exist (or has expired). */
@@ -29,7 +32,8 @@ export async function readRun(redis: RedisConnection, keys: Keys, runId: string)
     return v as Record<string, string>;
   });
   if (!run || !run.status) return undefined;
-  return { run, steps, attempts, def: JSON.parse(run.def) as ScenarioDef, input: JSON.parse(run.input ?? '{}') };
+  const budgets = await readBudgetHashes(redis, keys, runId, run.suite);
+  return { run, steps, attempts, def: JSON.parse(run.def) as ScenarioDef, input: JSON.parse(run.input ?? '{}'), budgets };
 }
 
 function zeroCost(): CostTotals {
@@ -107,5 +111,9 @@ export function summarize(runId: string, s: RunSnapshot): RunSummary {
   else if (r.finishedAt) summary.durationMs = Number(r.finishedAt) - Number(r.createdAt);
   if (r.reason) summary.reason = r.reason;
   if (r.suite) summary.suite = r.suite;
+  const byService = costByService(steps);
+  if (byService) summary.costByService = byService;
+  const budgets = budgetScopes(s.budgets, r.suite);
+  if (budgets.length > 0) summary.budgets = budgets;
   return summary;
 }

@@ -40,7 +40,7 @@ function budgetFields(limits: BudgetLimitsInput, onExceed: string): Record<strin
   if (limits.tokens !== undefined) f['limit:tokens'] = limits.tokens;
   if (limits.calls !== undefined) f['limit:calls'] = limits.calls;
   if (Object.keys(f).length === 0) return undefined;
-  f.onExceed = onExceed;
+  f['limit:onExceed'] = onExceed;
   return f;
 }
 

@@ -96,11 +96,27 @@ describe('budgets across worker processes', () => {
     // With these prices exactly 11 calls fit (docs/guardrails.md): 11 × $0.009.
     expect(succeeded).toHaveLength(11);
     expect(summary.cost.usd).toBeCloseTo(0.099, 9);
+    // The summary reports spend per service and per scope.
+    expect(summary.costByService?.llm).toEqual(summary.cost);
+    expect(summary.budgets).toEqual([{ scope: 'run', limits: { usd: limitUsd }, onExceed: 'fail', spent: { usd: 0.099, tokens: 11 * 9, calls: 11 } }]);
     for (const step of summary.steps.filter((s) => s.status !== 'succeeded')) {
       expect(step.attempts).toBe(1);
       expect(step.errors.map((e) => e.kind)).toEqual(['budget_exceeded']);
     }
     for (const step of succeeded) expect(step.cost?.usd).toBeCloseTo(actualUsd, 9);
+  });
+
+  it('a warn budget lets every step run and says so once with budget.warning', async () => {
+    const def = parseTestScenario(
+      `name: warned\nmaxParallel: 4\nbudget: { calls: 2, onExceed: warn }\nsteps:\n${[0, 1, 2, 3].map((i) => `  - { id: w${i}, uses: http, service: target, with: { url: "${target.url}/json?w" } }`).join('\n')}`,
+    );
+    const { runId } = await client.enqueue(def);
+    const summary = await within(client.wait(runId), 30_000, 'warn budget');
+    expect(summary.status).toBe('succeeded');
+    expect(summary.cost.calls).toBe(4);
+    const warnings = (await eventsOf(client, runId)).filter((e) => e.type === 'budget.warning');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].data).toMatchObject({ scope: 'run', resource: 'calls', limit: 2 });
   });
 
   it('a suite budget is shared by the runs of the suite', async () => {

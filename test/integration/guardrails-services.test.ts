@@ -59,6 +59,15 @@ async function tracked(key: string, which: 'starts' | 'ends'): Promise<TrackedRu
   return (await t.redis.lrange(`${key}:${which}`, 0, -1)).map((s) => JSON.parse(s) as TrackedRun);
 }
 
+/** The most executions in flight at once: +1 at each start, -1 at each end (an end at the same ms first). */
+function peakInFlight(runs: readonly TrackedRun[]): number {
+  const edges = runs.flatMap((r) => [[r.start, 1] as const, [r.end as number, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let inFlight = 0;
+  let peak = 0;
+  for (const [, delta] of edges) peak = Math.max(peak, (inFlight += delta));
+  return peak;
+}
+
 async function run(yaml: string, waitMs = 40_000) {
   const { runId } = await client.enqueue(parseTestScenario(yaml, [trackedHandler]));
   return { runId, summary: await within(client.wait(runId), waitMs, yaml.split('\n')[0]) };
@@ -77,12 +86,7 @@ describe('service limits across worker processes', () => {
     expect(summary.status).toBe('succeeded');
     const ends = await tracked(key, 'ends');
     expect(ends).toHaveLength(12);
-    // +1 at each start, -1 at each end; an end at the same ms as a start comes first.
-    const edges = ends.flatMap((r) => [[r.start, 1] as const, [r.end as number, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    let inFlight = 0;
-    let peak = 0;
-    for (const [, delta] of edges) peak = Math.max(peak, (inFlight += delta));
-    expect(peak).toBe(K);
+    expect(peakInFlight(ends)).toBe(K);
     // Several processes took part, so the limit is cluster-wide, not per worker.
     expect(new Set(ends.map((r) => r.pid)).size).toBeGreaterThan(1);
     // Waiting never consumed an attempt.
@@ -182,5 +186,14 @@ describe('service limits across worker processes', () => {
       ['circuit.opened', undefined],
       ['circuit.closed', true],
     ]);
+  });
+
+  it('maxConcurrentCalls holds across services and workers, and a re-apply is live without a restart', async () => {
+    await applyServices(client.redis, client.keys, validateServices({ services: { left: {}, right: {} }, maxConcurrentCalls: 2 }));
+    const key = `${t.prefix}:test:calls`;
+    const steps = Array.from({ length: 8 }, (_, i) => `  - { id: m${i}, uses: tracked, service: ${i % 2 ? 'left' : 'right'}, with: { key: "${key}", ms: 400 } }`);
+    const { runId } = await client.enqueue(parseTestScenario(`name: all-calls\nmaxParallel: 8\nsteps:\n${steps.join('\n')}`, [trackedHandler]));
+    expect((await within(client.wait(runId), 30_000, 'all-calls')).status).toBe('succeeded');
+    expect(peakInFlight(await tracked(key, 'ends'))).toBe(2);
   });
 });

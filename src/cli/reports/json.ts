@@ -1,4 +1,4 @@
-import type { AttemptError, CostTotals, RunStatus, RunSummary, StepStatus, StepSummary } from '../../engine/types.ts';
+import type { AttemptError, BudgetScopeSummary, CostTotals, RunStatus, RunSummary, StepStatus, StepSummary } from '../../engine/types.ts';
 import type { ErrorKind } from '../../errors.ts';
 import { sharedSuite, worstRunStatus } from './verdict.ts';
 
@@ -35,6 +35,8 @@ export interface JsonRunSummary {
   steps: JsonStepSummary[];
   reason?: string;
   suite?: string;
+  costByService?: Record<string, CostTotals>;
+  budgets?: BudgetScopeSummary[];
 }
 
 /** Several runs enqueued together (SPEC §15: "one summary per run under `runs`"). */
@@ -80,6 +82,8 @@ export function toJsonSummary(summary: RunSummary): JsonRunSummary {
   out.steps = summary.steps.map(toJsonStep);
   put(out, 'reason', summary.reason);
   put(out, 'suite', summary.suite);
+  put(out, 'costByService', summary.costByService);
+  put(out, 'budgets', summary.budgets);
   return out;
 }
 

@@ -1,5 +1,5 @@
 --[[
-  Budgets (SPEC §9). A scope is a hash (limit:<r>, onExceed, spent:<r>, warned:<r>,
+  Budgets (SPEC §9). A scope is a hash (limit:<r>, limit:onExceed, spent:<r>, warned:<r>,
   exceeded:<r>) and a zset of live reservations: member "<leaseId>|<usdMicro>|<tokens>|<calls>",
   score = lease expiry, so a dead worker's reservations lapse by themselves.
   USD is counted in integer micro-USD so sums never drift.
