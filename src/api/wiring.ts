@@ -2,9 +2,10 @@ import type { ScenarioClient } from '../client.ts';
 import { createRunStore } from '../engine/store.ts';
 import { halt, unhalt } from '../guardrails/halt.ts';
 import { readGuardStatus } from '../guardrails/status.ts';
+import { lastReport } from '../recovery/report.ts';
 import type { ApiProviders } from './providers.ts';
 
-/** Connects the API to the modules that provide halt and services status (guardrails). */
+/** Connects the API to the modules that provide halt, services status and the reaper's last report. */
 export function apiProviders(client: ScenarioClient): ApiProviders {
   const { redis, keys } = client;
   const store = createRunStore(redis, keys);
@@ -17,5 +18,6 @@ export function apiProviders(client: ScenarioClient): ApiProviders {
       return { lifted: await unhalt(redis, keys, { scenario }) };
     },
     services: () => readGuardStatus(redis, keys),
+    recoveryStatus: () => lastReport(redis, keys),
   };
 }
