@@ -1,8 +1,11 @@
 /**
  * SPEC §18: with a hash-tagged prefix, everything runs on a real 3-master Redis Cluster —
- * worker processes, the client, the CLI — and no command is ever refused with CROSSSLOT.
+ * worker processes, the client, the CLI, the guardrails — and no command is ever refused
+ * with CROSSSLOT.
  */
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +126,56 @@ describe('Redis Cluster (SPEC §18)', () => {
     );
     const report = JSON.parse(stdout) as { status: string; scenario: string };
     expect(report).toMatchObject({ scenario: 'diamond', status: 'succeeded' });
+  });
+
+  it('runs the guardrails on the cluster: shared breaker, run budget, credential gate, kill switch', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sqt-cluster-'));
+    const cli = (...args: string[]) =>
+      execFileAsync(process.execPath, [join(REPO_ROOT, 'bin', 'scenario-queue.js'), ...args], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, REDIS_URL: url, SQ_PREFIX: prefix, GITHUB_ACTIONS: '' },
+        timeout: 30_000,
+      });
+    try {
+      const services = join(dir, 'services.yaml');
+      await writeFile(services, 'services:\n  payments:\n    maxConcurrency: 2\n    rateLimit: { max: 50, perMs: 1000 }\n    circuitBreaker: { failureThreshold: 2, windowMs: 60000, resetTimeoutMs: 600000, whenOpen: fail }\n');
+      await cli('services', 'apply', services);
+
+      const guarded = parseScenario(
+        `
+name: cluster-guardrails
+budget: { calls: 2, onExceed: fail }
+steps:
+  - { id: fail-1, uses: fault, service: payments, with: { kind: server_error } }
+  - { id: fail-2, uses: fault, service: payments, needs: [fail-1], if: "true", with: { kind: server_error } }
+  - { id: refused, uses: noop, service: payments, needs: [fail-2], if: "true" }
+  - { id: spend-1, uses: http, needs: [refused], if: "true", with: { url: "{{ input.baseUrl }}/json" } }
+  - { id: spend-2, uses: http, needs: [spend-1], with: { url: "{{ input.baseUrl }}/json" } }
+  - { id: over-budget, uses: http, needs: [spend-2], with: { url: "{{ input.baseUrl }}/json" } }
+  - { id: gated, uses: noop, credentials: [SQ_CLUSTER_TEST_NEVER_SET], needs: [over-budget], if: "true" }
+`,
+        { knownHandlers: known },
+      );
+      const { runId } = await client.enqueue(guarded, { input: { baseUrl: target.url } });
+      const summary = await within(client.wait(runId), 30_000, 'guarded run');
+      const step = (id: string) => summary.steps.find((s) => s.id === id);
+      expect(step('fail-2')?.errors.map((e) => e.kind)).toEqual(['server_error']);
+      expect(step('refused')?.errors.map((e) => e.kind)).toEqual(['circuit_open']);
+      expect(step('spend-2')?.status).toBe('succeeded');
+      expect(step('over-budget')?.errors.map((e) => e.kind)).toEqual(['budget_exceeded']);
+      expect(summary.cost.calls).toBe(2);
+      expect(step('gated')).toMatchObject({ status: 'skipped' });
+      expect(step('gated')?.reason).toMatch(/credentials_missing|SQ_CLUSTER_TEST_NEVER_SET/);
+      expect((await cli('services', 'status', 'payments', '--json')).stdout).toMatch(/"open"/);
+
+      await cli('halt', '--reason', 'cluster maintenance');
+      await expect(client.enqueue(parseScenario('name: while-halted\nsteps:\n  - { id: a, uses: noop }\n', { knownHandlers: known }))).rejects.toThrow(/cluster maintenance/);
+      await cli('unhalt');
+      const after = await client.enqueue(parseScenario('name: after-unhalt\nsteps:\n  - { id: a, uses: noop }\n', { knownHandlers: known }));
+      expect((await within(client.wait(after.runId), 15_000, 'run after unhalt')).status).toBe('succeeded');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('puts every key of the engine and of BullMQ in the slot of the prefix', async () => {
