@@ -24,6 +24,10 @@ declare module 'vitest' {
     /** Every scenario run of the test, for reporters (cost, retries, verdict). */
     scenarioQueue?: { runs: ScenarioRunMeta[] };
   }
+  interface ProvidedContext {
+    /** Project-wide fixture options: `test: { provide: { scenarioOptions: {…} } }` in vitest.config.ts. */
+    scenarioOptions: ScenarioTestOptions;
+  }
 }
 
 /** The `scenario` fixture: runs scenarios on behalf of the current test. */
