@@ -144,9 +144,11 @@ describe('POST /runs/:id/cancel and GET /runs/:id/bundle', () => {
     const cancelled = await call('POST', `/runs/${body.runId}/cancel`, { reason: 'test says stop' });
     expect(cancelled).toMatchObject({ status: 200, body: { runId: body.runId, cancelled: true, status: 'cancelled' } });
     expect((await call('POST', `/runs/${body.runId}/cancel`)).body).toMatchObject({ cancelled: false, status: 'cancelled' });
-    const bundle = await call<{ summary?: { status: string; reason: string }; runId?: string }>('GET', `/runs/${body.runId}/bundle`);
+    const bundle = await call<{ bundleVersion: number; summary: { status: string; reason: string }; timeline: { type: string }[]; attempts: Record<string, unknown[]> }>('GET', `/runs/${body.runId}/bundle`);
     expect(bundle.status).toBe(200);
-    expect(bundle.body.summary).toMatchObject({ status: 'cancelled', reason: 'test says stop' });
+    expect(bundle.body).toMatchObject({ bundleVersion: 1, summary: { status: 'cancelled', reason: 'test says stop' } });
+    expect(bundle.body.timeline.at(-1)?.type).toBe('run.cancelled');
+    expect(bundle.body.attempts.wait).toHaveLength(1);
   });
 });
 
