@@ -3,14 +3,14 @@
  * and a canary secret that never reaches a log line, an event, a summary or any value
  * stored in Redis, although a careless handler logs, checkpoints, returns and throws it.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type ScenarioClient } from '../../src/client.ts';
 import type { RunSummary } from '../../src/engine/types.ts';
-import { exportRecordings, importRecordings } from '../../src/guardrails/recordings.ts';
+import type { RecordingsFile } from '../../src/guardrails/recordings.ts';
 import { leaky, tracked } from '../fixtures/handlers/guardrails.ts';
 import { runCli } from '../support/cli.ts';
 import { useTestRedis } from '../support/context.ts';
@@ -212,11 +212,15 @@ steps:
     expect((await replay(2)).body).toEqual({ fallback: true });
     expect(target.requests.length).toBe(calls);
 
-    const exported = await exportRecordings(t.redis, client.keys, 'recorded');
-    expect(exported.recordings).toHaveLength(1);
+    const env = { REDIS_URL: t.url, SQ_PREFIX: t.prefix };
+    const file = join(mkdtempSync(join(tmpdir(), 'sq-rec-')), 'recordings.json');
+    const exported = await runCli(['recordings', 'export', '--scenario', 'recorded', '--out', file], { env });
+    expect(exported.code, exported.stderr).toBe(0);
+    expect((JSON.parse(readFileSync(file, 'utf8')) as RecordingsFile).recordings.map((r) => [r.scenario, r.step, r.handler])).toEqual([['recorded', 'fetch', 'http']]);
     await t.redis.del(client.keys.guard.recordings('recorded'));
     expect((await replay(1)).body).toEqual({ fallback: true });
-    expect(await importRecordings(t.redis, client.keys, JSON.parse(JSON.stringify(exported)))).toBe(1);
+    const imported = await runCli(['recordings', 'import', file], { env });
+    expect(imported.stdout).toContain('imported 1 recording(s)');
     expect(await replay(1)).toEqual(recorded);
   });
 });
