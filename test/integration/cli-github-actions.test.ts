@@ -7,18 +7,28 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeys } from '../../src/redis/keys.ts';
 import { useTestRedis } from '../support/context.ts';
 import { startWorkers, stopAllWorkers } from '../support/workers.ts';
+import { startHttpTarget, type HttpTarget } from '../support/http-target.ts';
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(REPO_ROOT, 'bin', 'scenario-queue.js');
 const t = useTestRedis('cli-gha', { scope: 'file' });
 let dir: string;
+let target: HttpTarget;
 
 const SCENARIO = `
 name: gha-report
+budget: { calls: 1, onExceed: warn }
+input: { baseUrl: "http://127.0.0.1:1" }
 steps:
+  - id: call-1
+    uses: http
+    with: { url: "{{ input.baseUrl }}/json" }
+  - id: call-2
+    uses: http
+    needs: [call-1]
+    with: { url: "{{ input.baseUrl }}/json" }
   - id: flaky
     uses: fault
     retry: { attempts: 2, backoff: { type: fixed, delayMs: 50, jitter: none } }
@@ -38,11 +48,13 @@ steps:
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sqt-gha-'));
+  target = await startHttpTarget();
   await writeFile(join(dir, 'gha-report.yaml'), SCENARIO);
   await startWorkers(1, { redisUrl: t.url, prefix: t.prefix, concurrency: 4 });
 });
 afterAll(async () => {
   await stopAllWorkers();
+  await target?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -53,9 +65,9 @@ interface CliResult {
 }
 
 /** Runs the CLI as a GitHub Actions step would: workspace = `dir`, a fresh step-summary file. */
-function runInActions(args: string[], onStderr?: (chunk: string) => void): Promise<CliResult> {
+function runInActions(args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = execFile(
+    execFile(
       process.execPath,
       [CLI, ...args],
       {
@@ -72,26 +84,15 @@ function runInActions(args: string[], onStderr?: (chunk: string) => void): Promi
       },
       (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
-    child.stderr?.on('data', (chunk: Buffer) => onStderr?.(chunk.toString('utf8')));
   });
 }
 
 describe('run --wait inside GitHub Actions', () => {
   it('writes the step summary and annotates failures, continued steps and budget warnings', async () => {
     await writeFile(join(dir, 'step-summary.md'), '# earlier step\n');
-    let injected: Promise<unknown> | undefined;
-    const result = await runInActions(['run', 'gha-report.yaml', '--wait'], (chunk) => {
-      const runId = /enqueued gha-report as (\S+)/.exec(chunk)?.[1];
-      // The budget guardrail's warning is an event on the run's stream; the CLI must turn it into ::warning.
-      if (runId && !injected) {
-        injected = t.redis.xadd(
-          createKeys(t.prefix).runEvents(runId), '*',
-          'type', 'budget.warning', 'ts', String(Date.now()), 'runId', runId, 'stepId', 'slow',
-          'data', JSON.stringify({ message: 'run budget 85% used', scope: 'run', resource: 'usd', used: 0.85, limit: 1 }),
-        );
-      }
-    });
-    await injected;
+    // Two http calls against `budget: { calls: 1, onExceed: warn }`: the guardrails let the second
+    // one through and emit budget.warning, which the CLI must turn into ::warning.
+    const result = await runInActions(['run', 'gha-report.yaml', '--wait', '--input', `baseUrl=${target.url}`]);
     expect(result.code).toBe(1);
 
     const summary = await readFile(join(dir, 'step-summary.md'), 'utf8');
@@ -102,7 +103,7 @@ describe('run --wait inside GitHub Actions', () => {
     expect(summary).toMatch(/\| verify \| \*\*FAILED\*\* \| 1 \|/);
     expect(summary).toMatch(/\| flaky \| succeeded \| 2 \|/);
     expect(summary).toContain('Retries (1):');
-    expect(summary).toMatch(/ · (no cost|\\\$[\d.]+[^·]*) · steps: 2 passed, 1 failed, 0 skipped, 1 continued/);
+    expect(summary).toMatch(/ · \\\$0\.0000, 2 calls · steps: 4 passed, 1 failed, 0 skipped, 1 continued/);
 
     const lines = result.stdout.split('\n');
     const errors = lines.filter((l) => l.startsWith('::error '));
@@ -111,12 +112,12 @@ describe('run --wait inside GitHub Actions', () => {
     expect(errors[0]).toMatch(/^::error file=gha-report\.yaml,title=gha-report \/ verify failed::assertion: /);
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(/^::warning file=gha-report\.yaml,title=gha-report \/ optional failed \(continueOnError\)::client_error: HTTP 404/);
-    expect(warnings[1]).toMatch(/^::warning file=gha-report\.yaml,title=gha-report budget warning::step slow: run budget 85%25 used \(scope=run, resource=usd, used=0\.85, limit=1\)$/);
+    expect(warnings[1]).toMatch(/^::warning file=gha-report\.yaml,title=gha-report budget warning::step call-2: budget limit reached \(onExceed: warn\) \(.*resource=calls, scope=run.*limit=1\)$/);
   });
 
   it('keeps stdout pure JSON with --json: annotations go to stderr', async () => {
     await writeFile(join(dir, 'step-summary.md'), '');
-    const result = await runInActions(['run', 'gha-report.yaml', '--wait', '--json']);
+    const result = await runInActions(['run', 'gha-report.yaml', '--wait', '--json', '--input', `baseUrl=${target.url}`]);
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stdout)).toMatchObject({ scenario: 'gha-report', status: 'failed' });
     expect(result.stderr).toMatch(/^::error file=gha-report\.yaml,/m);
@@ -128,7 +129,7 @@ describe('run --wait inside GitHub Actions', () => {
     const result = await new Promise<CliResult>((resolve) =>
       execFile(
         process.execPath,
-        [CLI, 'run', 'gha-report.yaml', '--wait'],
+        [CLI, 'run', 'gha-report.yaml', '--wait', '--input', `baseUrl=${target.url}`],
         { cwd: dir, env: { ...process.env, REDIS_URL: t.url, SQ_PREFIX: t.prefix, GITHUB_ACTIONS: '', GITHUB_STEP_SUMMARY: join(dir, 'step-summary.md') } },
         (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }),
       ),
