@@ -67,6 +67,16 @@ export const OPEN_GUARD: AttemptGuard = {
   },
 };
 
+/**
+ * What `secrets.NAME` renders to in templates: the held values, and `[redacted:NAME]` for a
+ * declared credential this worker lacks. Such a step never calls out live (the credential
+ * gate skips, fails or mocks it), and a mocked one then renders the same request, and so the
+ * same recording hash, as a live run whose secret was redacted.
+ */
+export function templateSecrets(names: readonly string[], held: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(names.map((name) => [name, held[name] ?? `[redacted:${name}]`]));
+}
+
 /** The step's declared credentials that this process holds (names from the scenario, values from env). */
 export function resolveSecrets(names: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = {};

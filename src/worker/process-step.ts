@@ -13,7 +13,7 @@ import type { Keys } from '../redis/keys.ts';
 import type { CostTotals } from '../engine/types.ts';
 import type { CompiledStep } from '../scenario/compile.ts';
 import { runAttempt, type AttemptResult, type Deadline } from './attempt.ts';
-import { resolveSecrets, type AttemptGuard, type GuardLease } from './guard.ts';
+import { resolveSecrets, templateSecrets, type AttemptGuard, type GuardLease } from './guard.ts';
 import { observeAttempt, observeWait, usageTotals, type WorkerObserver } from './observer.ts';
 import type { CachedRun, RunCache } from './run-cache.ts';
 import type { Inflight } from './inflight.ts';
@@ -170,7 +170,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     const secrets = resolveSecrets(step.def.credentials);
     let input: unknown;
     try {
-      input = step.render(Object.keys(secrets).length > 0 ? prepareContext({ ...scope, secrets }) : prepared);
+      input = step.render(step.def.credentials.length > 0 ? prepareContext({ ...scope, secrets: templateSecrets(step.def.credentials, secrets) }) : prepared);
     } catch (e) {
       input = e instanceof Error ? e : new Error(String(e));
     }

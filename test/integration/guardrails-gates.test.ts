@@ -193,13 +193,14 @@ input: { v: 1 }
 steps:
   - id: fetch
     uses: http
-    with: { url: "${target.url}/echo?v={{ input.v }}" }
+    credentials: [CANARY_TOKEN]
+    with: { url: "${target.url}/echo?v={{ input.v }}", headers: { authorization: "Bearer {{ secrets.CANARY_TOKEN }}" } }
     mock: { output: { status: 200, headers: {}, body: { fallback: true } } }`;
     const outputOf = async (runId: string) => JSON.parse((await t.redis.hget(client.keys.runOutputs(runId), 'fetch')) ?? 'null') as { body: unknown };
     const live = await client.enqueue(scenario(yaml), { record: true });
     expect((await within(client.wait(live.runId), 20_000, 'recording run')).status).toBe('succeeded');
     const recorded = await outputOf(live.runId);
-    expect(recorded.body).toMatchObject({ query: { v: '1' } });
+    expect(recorded.body).toMatchObject({ query: { v: '1' }, headers: { authorization: 'Bearer [redacted:CANARY_TOKEN]' } });
 
     const calls = target.requests.length;
     const replay = async (v: number) => {

@@ -5,6 +5,8 @@ import { actualOf, estimateOf } from '../../src/guardrails/cost.ts';
 import { enqueueGates, missingOnWorkers } from '../../src/guardrails/credentials.ts';
 import { redactSecrets, registerSecrets } from '../../src/guardrails/redact.ts';
 import { breakerOutcome } from '../../src/guardrails/attempt-guard.ts';
+import { requestHash } from '../../src/guardrails/recordings.ts';
+import { templateSecrets } from '../../src/worker/guard.ts';
 import { llm } from '../../src/handlers/builtin/llm.ts';
 import { parseTestScenario } from '../support/engine.ts';
 import type { WorkerInfo } from '../../src/worker/heartbeat.ts';
@@ -102,6 +104,18 @@ describe('redaction', () => {
     expect(redactSecrets('raw sk-"quoted"/x y')).toBe('raw [redacted:API_TOKEN]');
     expect(redactSecrets(JSON.stringify({ auth: 'Bearer sk-"quoted"/x y' }))).toBe('{"auth":"Bearer [redacted:API_TOKEN]"}');
     expect(redactSecrets(`?key=${encodeURIComponent('sk-"quoted"/x y')}`)).toBe('?key=[redacted:API_TOKEN]');
+  });
+});
+
+describe('recordings', () => {
+  it('a request hashes the same whether the worker held the secret or renders its placeholder', () => {
+    registerSecrets({ REC_KEY: 'rec-secret-value' });
+    const header = (secrets: Record<string, string>) => ({ url: 'http://x/y', headers: { authorization: `Bearer ${secrets.REC_KEY}` } });
+    const live = header(templateSecrets(['REC_KEY'], { REC_KEY: 'rec-secret-value' }));
+    const withoutIt = header(templateSecrets(['REC_KEY'], {}));
+    expect(withoutIt.headers.authorization).toBe('Bearer [redacted:REC_KEY]');
+    expect(requestHash('http', live)).toBe(requestHash('http', withoutIt));
+    expect(requestHash('http', { b: 1, a: 2 })).toBe(requestHash('http', { a: 2, b: 1 }));
   });
 });
 
