@@ -18,6 +18,7 @@ import { startRedisCluster, type OwnedRedisCluster } from '../support/redis-serv
 import { uniquePrefix } from '../support/redis.ts';
 import { startWorkers, stopAllWorkers, type WorkerProcess } from '../support/workers.ts';
 import { startHttpTarget, type HttpTarget } from '../support/http-target.ts';
+import { within } from '../support/engine.ts';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
@@ -50,14 +51,6 @@ async function example(name: string): Promise<RunSummary> {
   const def = await loadScenario(join(REPO_ROOT, 'examples', `${name}.yaml`), { knownHandlers: known });
   const { runId } = await client.enqueue(def, { input: { baseUrl: target.url } });
   return within(client.wait(runId), 30_000, `${name} on the cluster`);
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms}ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 const stepStatuses = (summary: RunSummary) => Object.fromEntries(summary.steps.map((s) => [s.id, s.status]));
