@@ -45,7 +45,6 @@ interface RunFacts {
   mocked: Set<string>;
 }
 
-const NO_EVENTS: readonly ScenarioEvent[] = [];
 const jitter = (ms: number, spread: number) => Math.round(ms + Math.random() * spread);
 
 /** How the breaker counts an outcome: aborts and input errors say nothing about the service. */
