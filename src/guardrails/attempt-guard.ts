@@ -189,8 +189,10 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
             const actual = mock ? actualOf([], pricing, request.input) : actualOf(outcome.usage, pricing, request.input);
             if (settled) return actual;
             settled = true;
+            const used = actual.calls > 0 || actual.usd > 0 || actual.tokens.input > 0 || actual.tokens.output > 0;
             const settle = { leaseId, member, outcome: breakerOutcome(outcome), probe: admission.probe, actual };
-            for (let attempt = 1; ; attempt++) {
+            // Nothing held and nothing spent (a plain step): nothing to settle.
+            for (let attempt = 1; holds || used; attempt++) {
               try {
                 emit((await settleAttempt(redis, keys, who, settle)).events);
                 break;
