@@ -84,6 +84,8 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
   const keys = createKeys(prefix);
   const store = createRunStore(redis, keys);
   const queue = new Queue(STEP_QUEUE, { connection: redis, prefix });
+  // Without a listener BullMQ prints every connection error; calls fail or wait on their own.
+  queue.on('error', () => {});
   const readers = new Set<RedisConnection>();
 
   async function status(runId: string) {

@@ -90,6 +90,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
   const inflight = createInflight();
   const store = createRunStore(redis, keys, { workerId });
   const queue = new Queue(STEP_QUEUE, { connection: redis, prefix });
+  queue.on('error', (err) => log.warn({ err: err.message }, 'queue connection error'));
   const concurrency = options.concurrency ?? 8;
   // Guardrails run by default; a guard passed in (tests, embedding) replaces them.
   const guardrails = options.guard

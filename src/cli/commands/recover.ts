@@ -36,6 +36,7 @@ export function registerRecover(program: Command): void {
       const env = cliEnv();
       const client = await openClient();
       const queue = new Queue(STEP_QUEUE, { connection: client.redis, prefix: client.keys.prefix });
+      queue.on('error', () => {});
       try {
         const options = {
           redis: client.redis,
