@@ -1,5 +1,6 @@
 /** Starts and drives a worker child (bench/worker-process.ts) over Node IPC. */
 import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trackProcess } from '../test/support/process-registry.ts';
 import type { ChildConfig, ChildReply, ChildRequest, ChildStats, Mark } from './protocol.ts';
@@ -21,10 +22,14 @@ export interface BenchChild {
 type ChildRequestBody = ChildRequest extends infer R ? (R extends ChildRequest ? Omit<R, 'id'> : never) : never;
 
 /** Spawns a child with `config` and waits until its worker is ready. */
-export async function startChild(config: Omit<ChildConfig, 'chainLength' | 'guard'> & Partial<Pick<ChildConfig, 'chainLength' | 'guard'>>, options: { exposeGc?: boolean } = {}): Promise<BenchChild> {
+export async function startChild(
+  config: Omit<ChildConfig, 'chainLength' | 'guard'> & Partial<Pick<ChildConfig, 'chainLength' | 'guard'>>,
+  options: { exposeGc?: boolean; /** Run the worker of another checkout. */ tree?: string } = {},
+): Promise<BenchChild> {
+  const entry = options.tree ? resolve(options.tree, 'bench/worker-process.ts') : ENTRY;
   // BENCH_CHILD_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the workers.
   const extra = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...extra, ...(options.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', ENTRY], {
+  const child = spawn(process.execPath, [...extra, ...(options.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', entry], {
     env: { ...process.env, BENCH_CHILD: JSON.stringify(config) },
     // stdout belongs to the driver's JSON document: the child's output goes to stderr.
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],

@@ -17,7 +17,7 @@ const BenchOptions = z.object({
   steps: count,
   /** Independent steps per run on the scenario-queue side (≤ 1000, the scenario limit). @default 100 */
   stepsPerRun: count.max(1000),
-  /** A/B repetitions per comparison; medians are reported. @default 3 */
+  /** A/B repetitions per comparison, medians reported (fan-out repeats 3× as often). @default 3 */
   rounds: count.max(50),
   /** Sequential steps in the handoff chain (≤ 1000). @default 500 */
   chain: count.min(2).max(1000),
@@ -31,6 +31,11 @@ const BenchOptions = z.object({
   /** Markdown table written here. @default bench/results/latest.md */
   out: z.string().min(1),
   redisUrl: z.string().url().optional(),
+  /**
+   * Another checkout of this repository (e.g. `git worktree add /tmp/before HEAD~1`): its
+   * worker runs as a third side of items 1 and 2, for before/after figures in one run.
+   */
+  baselineTree: z.string().min(1).optional(),
 });
 export type BenchOptions = z.infer<typeof BenchOptions>;
 
@@ -48,6 +53,7 @@ const FLAGS: Record<string, keyof BenchOptions> = {
   '--memory-steps': 'memorySteps',
   '--only': 'only',
   '--out': 'out',
+  '--baseline-tree': 'baselineTree',
 };
 
 export const USAGE = `npm run bench -- [--quick] ${Object.keys(FLAGS).map((f) => `[${f} V]`).join(' ')}

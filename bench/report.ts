@@ -18,7 +18,11 @@ const fmt = (v: unknown): string => (v === null || v === undefined ? '—' : typ
 const row = (cells: unknown[]) => `| ${cells.map(fmt).join(' | ')} |`;
 
 function throughputRows(r: Obj): string[] {
+  const baseline = get(r, 'baseline')
+    ? [row(['1 throughput', `steps/s: --baseline-tree ${get(r, 'baseline.tree')} vs this tree (worker CPU ratio ${get(r, 'baseline.currentOverBaseline.workerCpu')})`, get(r, 'baseline.stepsPerSec'), get(r, 'scenarioQueue.stepsPerSec'), get(r, 'baseline.currentOverBaseline.stepsPerSec')])]
+    : [];
   return [
+    ...baseline,
     row(['1 throughput', 'no-op steps/s (raw: jobs/s)', get(r, 'raw.stepsPerSec'), get(r, 'scenarioQueue.stepsPerSec'), get(r, 'ratio')]),
     row(['1 throughput', 'worker CPU µs per step', get(r, 'raw.workerCpuUsPerStep'), get(r, 'scenarioQueue.workerCpuUsPerStep'), get(r, 'workerCpuRatio')]),
     row(['1 throughput', 'Redis CPU µs per step', get(r, 'raw.redisCpuUsPerStep'), get(r, 'scenarioQueue.redisCpuUsPerStep'), get(r, 'redisCpuRatio')]),
@@ -26,9 +30,12 @@ function throughputRows(r: Obj): string[] {
 }
 
 function handoffRows(r: Obj): string[] {
-  return ['p50Ms', 'p95Ms', 'p99Ms', 'maxMs', 'chainMsPerStep'].map((k) =>
+  const baseline = get(r, 'baseline')
+    ? [row(['2 handoff', `p50 / p99 ms: --baseline-tree vs this tree`, `${get(r, 'baseline.p50Ms')} / ${get(r, 'baseline.p99Ms')}`, `${get(r, 'scenarioQueue.p50Ms')} / ${get(r, 'scenarioQueue.p99Ms')}`, ''])]
+    : [];
+  return [...baseline, ...['p50Ms', 'p95Ms', 'p99Ms', 'maxMs', 'chainMsPerStep'].map((k) =>
     row(['2 handoff', `${k.replace('Ms', '')} ms`, get(r, `raw.${k}`), get(r, `scenarioQueue.${k}`), k === 'p50Ms' ? get(r, 'p50Ratio') : k === 'p99Ms' ? get(r, 'p99Ratio') : '']),
-  );
+  )];
 }
 
 function costRows(r: Obj): string[] {

@@ -21,6 +21,8 @@ export interface Workload {
   readonly chainLength?: number;
   /** sq: the worker's guardrails ('default') or none ('open'). */
   readonly guard?: 'default' | 'open';
+  /** Another checkout whose worker drains it (--baseline-tree). */
+  readonly tree?: string;
   readonly steps: number;
   /** Enqueues into a paused queue under `prefix`; `units` is what the child counts (jobs, or runs). */
   fill(redis: BenchRedis, prefix: string): Promise<Filled>;
@@ -165,7 +167,7 @@ export interface DrainHooks {
 /** Runs `workload` on a fresh worker child of concurrency `concurrency`; cleans up its keys. */
 export async function drain(redis: BenchRedis, workload: Workload, concurrency: number, hooks: DrainHooks = {}): Promise<Drained> {
   const prefix = redis.prefix(workload.label);
-  const child = await startChild({ side: workload.side, chainLength: workload.chainLength, guard: workload.guard, redisUrl: redis.url, prefix, concurrency });
+  const child = await startChild({ side: workload.side, chainLength: workload.chainLength, guard: workload.guard, redisUrl: redis.url, prefix, concurrency }, { tree: workload.tree });
   let filled: Filled | undefined;
   try {
     await hooks.beforeFill?.();
@@ -194,4 +196,9 @@ export async function drain(redis: BenchRedis, workload: Workload, concurrency: 
     await filled?.close();
     await redis.clean(prefix);
   }
+}
+
+/** The same workload drained by the worker of another checkout. */
+export function onTree(workload: Workload, tree: string): Workload {
+  return { ...workload, label: `${workload.label}-baseline`, tree };
 }

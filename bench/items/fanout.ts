@@ -11,6 +11,7 @@ import { startChild } from '../child.ts';
 import { goal, type BenchContext, type Goal } from '../context.ts';
 import { diamondScenario, independentScenario } from '../scenarios.ts';
 import { median, ratio, round } from '../stats.ts';
+import { rotated } from './throughput.ts';
 
 const SHAPES = ['independent', 'diamond'] as const;
 
@@ -35,12 +36,13 @@ export async function fanout(ctx: BenchContext): Promise<{ result: Record<string
     };
     // One uncounted run of each warms the worker's JIT for both shapes alike.
     for (const shape of SHAPES) await once(shape);
-    for (let r = 1; r <= rounds; r++) {
-      const order = r % 2 === 1 ? SHAPES : [...SHAPES].reverse();
-      for (const shape of order) {
+    // A run takes about a second, so three times the rounds: a busy machine moves single runs a lot.
+    const repetitions = rounds * 3;
+    for (let r = 1; r <= repetitions; r++) {
+      for (const shape of rotated(SHAPES, r)) {
         const elapsed = await once(shape);
         ms[shape].push(elapsed);
-        ctx.progress(`fanout round ${r}/${rounds} ${shape}: ${elapsed.toFixed(1)} ms`);
+        ctx.progress(`fanout round ${r}/${repetitions} ${shape}: ${elapsed.toFixed(1)} ms`);
       }
     }
   } finally {
@@ -53,7 +55,7 @@ export async function fanout(ctx: BenchContext): Promise<{ result: Record<string
   const timeRatio = ratio(diamondMs, independentMs);
   return {
     result: {
-      config: { width, concurrency, rounds, diamond: `1 root → ${width - 2} branches → 1 join` },
+      config: { width, concurrency, repetitions: rounds * 3, diamond: `1 root → ${width - 2} branches → 1 join` },
       independent: { ms: independentMs, stepsPerSec: round((width / independentMs) * 1000, 0), rounds: ms.independent.map((v) => round(v, 1)) },
       diamond: { ms: diamondMs, stepsPerSec: round((width / diamondMs) * 1000, 0), rounds: ms.diamond.map((v) => round(v, 1)) },
       ratio: timeRatio,

@@ -10,6 +10,7 @@ import { goal, type BenchContext, type Goal } from '../context.ts';
 import { guardedScenario } from '../scenarios.ts';
 import { drain, scenarioRuns, type Drained, type Workload } from '../sides.ts';
 import { median, ratio, round } from '../stats.ts';
+import { rotated } from './throughput.ts';
 
 const SERVICE = 'bench-svc';
 const NEVER_BINDING = validateServices({
@@ -41,9 +42,7 @@ export async function guardrails(ctx: BenchContext): Promise<{ result: Record<st
   const { steps, stepsPerRun, concurrency, rounds } = ctx.options;
   const measured: Record<Variant, Drained[]> = { plain: [], default: [], guarded: [] };
   for (let r = 1; r <= rounds; r++) {
-    // Rotate the order so no variant always runs first (or last) in a round.
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + r - 1) % VARIANTS.length]);
-    for (const variant of order) {
+    for (const variant of rotated(VARIANTS, r)) {
       const drained = await drain(ctx.redis, workload(variant, steps, stepsPerRun), concurrency);
       measured[variant].push(drained);
       ctx.progress(`guardrails round ${r}/${rounds} ${variant}: ${Math.round(drained.stepsPerSec)} steps/s`);

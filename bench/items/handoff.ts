@@ -5,7 +5,8 @@
  */
 import type { Mark } from '../protocol.ts';
 import { goal, type BenchContext, type Goal } from '../context.ts';
-import { drain, rawChain, scenarioChain } from '../sides.ts';
+import { drain, onTree, rawChain, scenarioChain, type Workload } from '../sides.ts';
+import { rotated } from './throughput.ts';
 import { latencySummary, median, ratio, round } from '../stats.ts';
 
 /** Gaps between consecutive links, ordered by the number in their ids (`s0042`, `42`). */
@@ -16,17 +17,19 @@ export function handoffGaps(marks: readonly Mark[]): number[] {
   return gaps;
 }
 
-const SIDES = ['raw', 'sq'] as const;
+type Side = 'raw' | 'sq' | 'baseline';
 
 export async function handoff(ctx: BenchContext): Promise<{ result: Record<string, unknown>; goals: Goal[] }> {
-  const { chain, concurrency, rounds } = ctx.options;
-  const gaps = { raw: [] as number[], sq: [] as number[] };
-  const perStepMs = { raw: [] as number[], sq: [] as number[] };
+  const { chain, concurrency, rounds, baselineTree } = ctx.options;
+  const workloads: Partial<Record<Side, Workload>> = { raw: rawChain(chain), sq: scenarioChain(chain) };
+  if (baselineTree) workloads.baseline = onTree(scenarioChain(chain), baselineTree);
+  const sides = Object.keys(workloads) as Side[];
+  const gaps: Record<Side, number[]> = { raw: [], sq: [], baseline: [] };
+  const perStepMs: Record<Side, number[]> = { raw: [], sq: [], baseline: [] };
   for (let r = 1; r <= rounds; r++) {
-    const order = r % 2 === 1 ? SIDES : [...SIDES].reverse();
-    for (const side of order) {
+    for (const side of rotated(sides, r)) {
       let marks: Mark[] = [];
-      const drained = await drain(ctx.redis, side === 'raw' ? rawChain(chain) : scenarioChain(chain), concurrency, {
+      const drained = await drain(ctx.redis, workloads[side] as Workload, concurrency, {
         afterDone: async (child) => {
           marks = await child.marks();
         },
@@ -38,8 +41,9 @@ export async function handoff(ctx: BenchContext): Promise<{ result: Record<strin
       ctx.progress(`handoff round ${r}/${rounds} ${side}: p50 ${median(these).toFixed(3)} ms over ${these.length} handoffs`);
     }
   }
-  const raw = { ...latencySummary(gaps.raw), chainMsPerStep: round(median(perStepMs.raw), 3) };
-  const sq = { ...latencySummary(gaps.sq), chainMsPerStep: round(median(perStepMs.sq), 3) };
+  const summary = (side: Side) => ({ ...latencySummary(gaps[side]), chainMsPerStep: round(median(perStepMs[side]), 3) });
+  const raw = summary('raw');
+  const sq = summary('sq');
   return {
     result: {
       config: { chain, concurrency, rounds },
@@ -47,6 +51,7 @@ export async function handoff(ctx: BenchContext): Promise<{ result: Record<strin
       scenarioQueue: sq,
       p50Ratio: ratio(sq.p50Ms, raw.p50Ms),
       p99Ratio: ratio(sq.p99Ms, raw.p99Ms),
+      ...(baselineTree ? { baseline: { tree: baselineTree, ...summary('baseline') } } : {}),
     },
     goals: [goal('handoff', 'scenario-queue handoff p50 (ms)', sq.p50Ms, '≤', 2), goal('handoff', 'scenario-queue handoff p99 (ms)', sq.p99Ms, '≤', 10)],
   };

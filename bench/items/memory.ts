@@ -21,7 +21,7 @@ export async function memory(ctx: BenchContext): Promise<{ result: Record<string
   const keys = createKeys(prefix);
   const client = await createClient({ redisUrl: ctx.redis.url, prefix });
   const child = await startChild({ side: 'sq', redisUrl: ctx.redis.url, prefix, concurrency }, { exposeGc: true });
-  const readings: { steps: number; rssMiB: number; heapUsedMiB: number; stepsPerSec: number }[] = [];
+  const readings: { steps: number; rssMiB: number; heapUsedMiB: number; heapTotalMiB: number; externalMiB: number; stepsPerSec: number }[] = [];
   try {
     const start = await child.stats(true);
     let enqueuedSteps = 0;
@@ -49,6 +49,8 @@ export async function memory(ctx: BenchContext): Promise<{ result: Record<string
         steps: checkpoint,
         rssMiB: round(after.rssBytes / MiB, 1),
         heapUsedMiB: round(after.heapUsedBytes / MiB, 1),
+        heapTotalMiB: round(after.heapTotalBytes / MiB, 1),
+        externalMiB: round(after.externalBytes / MiB, 1),
         stepsPerSec: round(checkpoint / ((performance.now() - t0) / 1000), 0),
       };
       readings.push(reading);

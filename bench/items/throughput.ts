@@ -1,12 +1,13 @@
 /**
  * Item 1: raw BullMQ no-op jobs/s vs scenario-queue no-op steps/s, same worker concurrency,
- * same count, one worker process each, sides alternated round by round (A B, B A, …).
+ * same count, one worker process each, the order of the sides rotated round by round.
+ * With --baseline-tree, another checkout's worker is a third side (before/after).
  */
 import { goal, type BenchContext, type Goal } from '../context.ts';
-import { drain, rawJobs, scenarioRuns, type Drained } from '../sides.ts';
+import { drain, onTree, rawJobs, scenarioRuns, type Drained, type Workload } from '../sides.ts';
 import { median, ratio, round } from '../stats.ts';
 
-const SIDES = ['raw', 'sq'] as const;
+type Side = 'raw' | 'sq' | 'baseline';
 
 function sideSummary(drained: Drained[]) {
   return {
@@ -17,13 +18,20 @@ function sideSummary(drained: Drained[]) {
   };
 }
 
+/** `sides` in a different order each round, so none always runs first or last. */
+export function rotated<T>(sides: readonly T[], round: number): T[] {
+  return sides.map((_, i) => sides[(i + round - 1) % sides.length]);
+}
+
 export async function throughput(ctx: BenchContext): Promise<{ result: Record<string, unknown>; goals: Goal[] }> {
-  const { steps, stepsPerRun, concurrency, rounds } = ctx.options;
-  const measured: Record<(typeof SIDES)[number], Drained[]> = { raw: [], sq: [] };
+  const { steps, stepsPerRun, concurrency, rounds, baselineTree } = ctx.options;
+  const workloads: Partial<Record<Side, Workload>> = { raw: rawJobs(steps), sq: scenarioRuns(steps, stepsPerRun) };
+  if (baselineTree) workloads.baseline = onTree(scenarioRuns(steps, stepsPerRun), baselineTree);
+  const sides = Object.keys(workloads) as Side[];
+  const measured: Record<Side, Drained[]> = { raw: [], sq: [], baseline: [] };
   for (let r = 1; r <= rounds; r++) {
-    const order = r % 2 === 1 ? SIDES : [...SIDES].reverse();
-    for (const side of order) {
-      const drained = await drain(ctx.redis, side === 'raw' ? rawJobs(steps) : scenarioRuns(steps, stepsPerRun), concurrency);
+    for (const side of rotated(sides, r)) {
+      const drained = await drain(ctx.redis, workloads[side] as Workload, concurrency);
       measured[side].push(drained);
       ctx.progress(`throughput round ${r}/${rounds} ${side}: ${Math.round(drained.stepsPerSec)} steps/s (${drained.seconds.toFixed(2)} s)`);
     }
@@ -31,6 +39,7 @@ export async function throughput(ctx: BenchContext): Promise<{ result: Record<st
   const raw = sideSummary(measured.raw);
   const sq = sideSummary(measured.sq);
   const throughputRatio = ratio(sq.stepsPerSec, raw.stepsPerSec);
+  const baseline = baselineTree ? sideSummary(measured.baseline) : undefined;
   return {
     result: {
       config: { steps, stepsPerRun, concurrency, rounds },
@@ -40,6 +49,16 @@ export async function throughput(ctx: BenchContext): Promise<{ result: Record<st
       roundRatios: measured.sq.map((d, i) => ratio(d.stepsPerSec, measured.raw[i].stepsPerSec)),
       workerCpuRatio: ratio(sq.workerCpuUsPerStep, raw.workerCpuUsPerStep),
       redisCpuRatio: ratio(sq.redisCpuUsPerStep, raw.redisCpuUsPerStep),
+      ...(baseline
+        ? {
+            baseline: {
+              tree: baselineTree,
+              ...baseline,
+              ratio: ratio(baseline.stepsPerSec, raw.stepsPerSec),
+              currentOverBaseline: { stepsPerSec: ratio(sq.stepsPerSec, baseline.stepsPerSec), workerCpu: ratio(sq.workerCpuUsPerStep, baseline.workerCpuUsPerStep), redisCpu: ratio(sq.redisCpuUsPerStep, baseline.redisCpuUsPerStep) },
+            },
+          }
+        : {}),
     },
     goals: [goal('throughput', 'scenario-queue steps/s ÷ raw BullMQ jobs/s', throughputRatio, '≥', 0.6)],
   };
