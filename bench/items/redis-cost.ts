@@ -69,11 +69,7 @@ export async function redisCost(ctx: BenchContext): Promise<{ result: Record<str
     for (const workload of workloads) {
       const label = workload.label;
       const calls: Map<string, number>[] = [];
-      const usec: Map<string, number>[] = [];
-      const snapshot = async () => {
-        calls.push(await redis.commandCalls());
-        usec.push(await redis.commandUsec());
-      };
+      const snapshot = async () => void calls.push(await redis.commandCalls());
       await drain(redis, workload, concurrency, {
         beforeFill: async () => {
           await monitor.phase(`${label}:enqueue`);
@@ -107,8 +103,6 @@ export async function redisCost(ctx: BenchContext): Promise<{ result: Record<str
         process: perStep(steps, process, mProcess),
         total: perStep(steps, merge(enqueue, process), mTotal),
         scriptsPerStep: byName(mTotal.scripts),
-        // Server time while the worker ran (MONITOR adds to it); a script's time includes its commands'.
-        processUsecPerStep: byName(delta(usec[3], usec[2])),
         clientCommandsPerStep: byName(mTotal.client),
       };
       ctx.progress(`redis cost ${label}: ${JSON.stringify((out[label] as { total: unknown }).total)} per step`);
