@@ -23,7 +23,7 @@ describe('createRunCache', () => {
     const [r1, r2] = await Promise.all([cache.get('r1'), cache.get('r2')]);
     expect(r1?.step('s2')).toBe(r2?.step('s2'));
     expect([r1?.runId, r2?.runId]).toEqual(['r1', 'r2']);
-    expect(r1?.step('s2').render({ input: r1.input, steps: {} })).toEqual({ v: 'alice' });
+    expect(r1?.step('s2').render({ input: r1.input, steps: {}, run: { id: 'r1', attempt: 1 } })).toEqual({ v: 'alice' });
   });
 
   it('another scenario compiles on its own', async () => {
