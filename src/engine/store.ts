@@ -127,8 +127,10 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
       return call('createRun', runId, args, [keys.runsIndex]);
     },
 
-    startAttempt(runId: string, stepId: string, attempt: number) {
-      return call('startAttempt', runId, [stepId, attempt]);
+    /** Claims the attempt; with `haltScenario`, refuses it (code 4) while a halt covers that scenario. */
+    startAttempt(runId: string, stepId: string, attempt: number, options: { haltScenario?: string } = {}) {
+      const checkHalt = options.haltScenario !== undefined;
+      return call('startAttempt', runId, [stepId, attempt, checkHalt ? '1' : '0', options.haltScenario ?? ''], [keys.guard.halt]);
     },
 
     finishAttempt(

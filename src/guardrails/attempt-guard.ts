@@ -15,10 +15,10 @@ import type { HandlerRegistry } from '../handlers/registry.ts';
 import { liveWorkers, type WorkerInfo } from '../worker/heartbeat.ts';
 import { resolveSecrets, type AttemptGuard, type GuardDecision, type GuardLease, type GuardOutcome, type GuardRequest } from '../worker/guard.ts';
 import type { CachedRun } from '../worker/run-cache.ts';
-import { admitAttempt, renewLease, reservationMember, settleAttempt, type AttemptIdentity, type BreakerOutcome } from './admission.ts';
+import { admitAttempt, renewLease, reservationMember, settleAttempt, type Admission, type AttemptIdentity, type BreakerOutcome } from './admission.ts';
 import { actualOf, estimateOf, NO_RESERVATION } from './cost.ts';
 import { missingHere, missingMessage, missingOnWorkers } from './credentials.ts';
-import { haltRun } from './halt.ts';
+import { haltRun, type HaltInfo } from './halt.ts';
 import { findRecording, requestHash, RECORDED_HANDLERS, saveRecording } from './recordings.ts';
 import { redactSecrets, registerSecrets } from './redact.ts';
 import type { ServicesCache } from './services-store.ts';
@@ -45,6 +45,8 @@ interface RunFacts {
   mocked: Set<string>;
 }
 
+/** What admission answers for an attempt that holds nothing, once the kill switch is left to the claim. */
+const NOTHING_TO_ADMIT: Admission = { kind: 'admitted', probe: false, warnings: [], events: [] };
 const jitter = (ms: number, spread: number) => Math.round(ms + Math.random() * spread);
 
 /** How the breaker counts an outcome: aborts and input errors say nothing about the service. */
@@ -160,7 +162,10 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
         day: new Date().toISOString().slice(0, 10),
       };
       const leaseId = `${run.runId}|${step.def.id}|${data.attempt}|${randomBytes(4).toString('hex')}`;
-      const admission = await admitAttempt(redis, keys, who, { leaseId, leaseMs: options.leaseMs, live, estimate });
+      const holds = live && (service !== undefined || estimate !== NO_RESERVATION);
+      // For an attempt that holds nothing the admission script would only read the kill
+      // switch; the claim (startAttempt) reads it instead, atomically: one round trip less.
+      const admission = holds ? await admitAttempt(redis, keys, who, { leaseId, leaseMs: options.leaseMs, live, estimate }) : NOTHING_TO_ADMIT;
       emit(admission.events);
       if (admission.kind === 'halted') return onHalted(request, admission.halt.reason);
       if (admission.kind === 'wait') {
@@ -171,7 +176,6 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
 
       const mockOutput = mock ? await mockOutputFor(request) : undefined;
       const member = reservationMember(leaseId, estimate);
-      const holds = live && (service !== undefined || estimate !== NO_RESERVATION);
       const renewal = holds
         ? setInterval(() => {
             renewLease(redis, keys, who, { leaseId, member, leaseMs: options.leaseMs }).catch((err: unknown) => log.warn({ err, runId: who.runId }, 'lease renewal failed'));
@@ -180,6 +184,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
       let settled = false;
       return {
         kind: 'proceed',
+        ...(holds ? {} : { onHalted: (halt: string) => onHalted(request, (JSON.parse(halt) as HaltInfo).reason) }),
         lease: {
           mock,
           mockOutput,

@@ -47,7 +47,15 @@ export interface GuardOutcome {
  * concurrency, open breaker with whenOpen: wait, halt); `skip` and `fail` end the step.
  */
 export type GuardDecision =
-  | { kind: 'proceed'; lease: GuardLease }
+  | {
+      kind: 'proceed';
+      lease: GuardLease;
+      /**
+       * Set when the guard left the kill switch to the claim (an attempt that holds nothing):
+       * the claim refuses while halted and this says what to do then, given the halt JSON.
+       */
+      onHalted?: (halt: string) => Promise<GuardDecision>;
+    }
   | { kind: 'wait'; delayMs: number; reason: string }
   | { kind: 'skip'; reason: string; data?: Record<string, unknown> }
   | { kind: 'fail'; failure: Failure };

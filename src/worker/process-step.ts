@@ -155,6 +155,14 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'failed', record));
   }
 
+  /** Back to the queue without consuming an attempt: the step stays queued. */
+  async function waitInQueue(job: Job<StepJobData>, token: string | undefined, run: CachedRun, step: CompiledStep, wait: { delayMs: number; reason: string }, attemptLog: Logger): Promise<never> {
+    attemptLog.debug({ delayMs: wait.delayMs, reason: wait.reason }, 'attempt waits');
+    observeWait(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service }, wait.reason, attemptLog);
+    await job.moveToDelayed(Date.now() + wait.delayMs, token);
+    throw new DelayedError();
+  }
+
   return async function processStep(job: Job<StepJobData>, token?: string): Promise<void> {
     const data = job.data;
     const run = await deps.runs.get(data.runId);
@@ -176,13 +184,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     }
 
     const gate = await deps.guard.before({ run, step, data, job, input, secrets });
-    if (gate.kind === 'wait') {
-      // Back to the queue without consuming an attempt: the step stays queued.
-      attemptLog.debug({ delayMs: gate.delayMs, reason: gate.reason }, 'attempt waits');
-      observeWait(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service }, gate.reason, attemptLog);
-      await job.moveToDelayed(Date.now() + gate.delayMs, token);
-      throw new DelayedError();
-    }
+    if (gate.kind === 'wait') return waitInQueue(job, token, run, step, gate, attemptLog);
     if (gate.kind === 'skip') {
       await applyTransition(deps, run.runId, await store.skipStep(run.runId, data.stepId, data.attempt, gate.reason, gate.data));
       return;
@@ -190,11 +192,16 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     if (gate.kind === 'fail') return failWithoutRunning(run, data, gate.failure);
     const lease = gate.lease;
 
-    const claim = await store.startAttempt(run.runId, data.stepId, data.attempt);
+    const claim = await store.startAttempt(run.runId, data.stepId, data.attempt, gate.onHalted ? { haltScenario: run.def.name } : {});
     if (claim.code !== 1) {
       await lease.after({ ok: false, usage: [], durationMs: 0 });
       if (claim.code === 2) return enforceDeadline(deps, run);
       if (claim.code === 3) return enforceDeadline(deps, run, claim.extra);
+      if (claim.code === 4 && gate.onHalted) {
+        // Halted: the guard ends the run if nothing of it runs, else the job waits.
+        const halted = await gate.onHalted(claim.extra);
+        if (halted.kind === 'wait') return waitInQueue(job, token, run, step, halted, attemptLog);
+      }
       attemptLog.debug({ why: claim.extra }, 'job discarded');
       return;
     }

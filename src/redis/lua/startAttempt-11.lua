@@ -1,10 +1,15 @@
 --[[
   Claims one attempt of a step for this worker: queued/retrying -> running.
   A `running` step with the same attempt is a redelivery after a stall and is taken over.
-  KEYS as in includes/run-state.lua. ARGV[6] stepId, ARGV[7] attempt.
+  KEYS[1..10] as in includes/run-state.lua; KEYS[11] the kill-switch hash (guardrails).
+  ARGV[6] stepId, ARGV[7] attempt, ARGV[8] '1' to check the kill switch here, ARGV[9] scenario.
+  The guard leaves the kill switch to this script for attempts that hold nothing (no service,
+  nothing reserved): it is all admitAttempt would check for them, and here it is atomic with
+  the claim, one round trip less per step.
   Returns {code, {}, emitted, runStatus, extra}:
     1 started, extra "<runDeadline>|<groupDeadline>|<newGroup>"
     0 discard (extra says why), 2 run deadline passed, 3 group deadline passed (extra = group)
+    4 halted, extra = the halt JSON {reason, at, scope}; nothing changed
 ]]
 --- @include "run-state"
 
@@ -12,6 +17,10 @@ local sid, attempt = ARGV[6], ARGV[7]
 local rs = redis.call('HGET', K_RUN, 'status')
 if not rs then return result(0, 'run_missing') end
 if rs ~= 'queued' and rs ~= 'running' then return result(0, 'run_' .. rs) end
+if ARGV[8] == '1' then
+  local halt = redis.call('HGET', KEYS[11], '*') or redis.call('HGET', KEYS[11], 'scenario:' .. ARGV[9])
+  if halt then return result(4, halt) end
+end
 local deadline = tonumber(redis.call('HGET', K_RUN, 'deadline'))
 if NOW >= deadline then return result(2, 'run') end
 local st = sget('st', sid)
