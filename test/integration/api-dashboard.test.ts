@@ -112,8 +112,9 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in headless Chromium
     expect(await page.locator('.budget[data-resource="usd"]').textContent()).toContain('$0.2500 of $1.00');
     // Circuit state and spend of the service, from the guardrails.
     const service = page.locator('.service[data-service="openai"]');
+    // The panel re-renders asynchronously once the run ends; an earlier render may still show the call in flight.
+    await expect.poll(() => service.textContent(), { timeout: 5_000 }).toContain('spent $0.2500');
     expect(await service.locator('[data-circuit]').getAttribute('data-circuit')).toBe('closed');
-    expect(await service.textContent()).toContain('spent $0.2500');
     await page.screenshot({ path: `${SCREENSHOTS}/dashboard-run.png`, fullPage: true });
 
     // The runs list shows the run with its status, duration and cost; the filter narrows it.
