@@ -3,7 +3,6 @@ import type { RunSummary, ScenarioEvent } from '../engine/types.ts';
 import { createSuiteProgress, type Progress, type ProgressRun } from './progress/index.ts';
 import { shouldColor } from './reports/color.ts';
 import { toJsonReport } from './reports/json.ts';
-import { toJunitXml } from './reports/junit.ts';
 import { githubAnnotations, toMarkdown } from './reports/markdown.ts';
 import { toText } from './reports/text.ts';
 import { isPassingRun } from './reports/verdict.ts';
@@ -21,11 +20,6 @@ export function printSummaries(summaries: readonly RunSummary[], options: { json
     return;
   }
   process.stdout.write(`${toText(summaries, { color: shouldColor(process.stdout) })}\n`);
-}
-
-/** JUnit XML: one testsuite per run, one testcase per step. */
-export function writeJunit(summaries: readonly RunSummary[]): string {
-  return toJunitXml(summaries);
 }
 
 export interface CiReportOptions {

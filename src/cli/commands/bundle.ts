@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openClient } from '../context.ts';
+import { withClient } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { bundleText, writeBundleFile } from '../bundles.ts';
 
@@ -10,9 +10,8 @@ export function registerBundle(program: Command): void {
     .description("print a run's bundle: summary, scenario, input, attempts, outputs, checkpoints, logs, artifacts, timeline, cost")
     .argument('<runId>')
     .option('--out <dir>', 'write <dir>/<runId>.bundle.json instead of printing')
-    .action(async (runId: string, opts: { out?: string }) => {
-      const client = await openClient();
-      try {
+    .action((runId: string, opts: { out?: string }) =>
+      withClient(async (client) => {
         if (opts.out) {
           const path = await writeBundleFile(client, runId, opts.out);
           if (!path) throw new UsageError(`run ${runId} not found`);
@@ -22,8 +21,6 @@ export function registerBundle(program: Command): void {
         const text = await bundleText(client, runId);
         if (text === undefined) throw new UsageError(`run ${runId} not found`);
         process.stdout.write(text);
-      } finally {
-        await client.close();
-      }
-    });
+      }),
+    );
 }

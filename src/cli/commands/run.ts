@@ -6,11 +6,12 @@ import { loadScenario } from '../../scenario/load.ts';
 import { isScenarioValidationError } from '../../scenario/errors.ts';
 import type { ScenarioDef } from '../../scenario/types.ts';
 import type { RunSummary, ScenarioEvent } from '../../engine/types.ts';
-import { customHandlers, knownHandlerNames, openClient } from '../context.ts';
+import { customHandlers, knownHandlerNames, withClient } from '../context.ts';
 import { EXIT, UsageError } from '../errors.ts';
 import { expandFiles } from '../files.ts';
 import { intFlag, parseInputPairs, readInputFile } from '../input.ts';
-import { exitCodeOf, printSummaries, publishCiReports, startProgress, writeJunit } from '../output.ts';
+import { exitCodeOf, printSummaries, publishCiReports, startProgress } from '../output.ts';
+import { toJunitXml } from '../reports/junit.ts';
 import { writeFailureBundles } from '../bundles.ts';
 import { resumeFrom } from '../resume.ts';
 import { addGuardOptions, guardEnqueueFlags, type GuardFlags } from '../budget-flags.ts';
@@ -98,8 +99,7 @@ export function registerRun(program: Command): void {
       const input = { ...(opts.inputFile ? await readInputFile(opts.inputFile) : {}), ...parseInputPairs(opts.input) };
       const timeoutMs = opts.timeout ? intFlag('--timeout', opts.timeout) : undefined;
       if (opts.suite !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(opts.suite)) throw new UsageError(`--suite "${opts.suite}": use letters, digits, _ . or -`);
-      const client = await openClient();
-      try {
+      await withClient(async (client) => {
         const advertised = (await client.liveWorkers()).flatMap((w) => w.handlers);
         const defs = await loadAll(files, knownHandlerNames(await customHandlers(opts.handlers), advertised));
         const suite = opts.suite ?? (defs.length > 1 ? `suite-${Date.now().toString(36)}` : undefined);
@@ -124,14 +124,12 @@ export function registerRun(program: Command): void {
         printSummaries(summaries, { json: opts.json, suite });
         if (opts.junit) {
           await mkdir(dirname(opts.junit), { recursive: true });
-          await writeFile(opts.junit, writeJunit(summaries));
+          await writeFile(opts.junit, toJunitXml(summaries));
         }
         await publishCiReports(summaries, { json: opts.json, events: budgetWarnings, files: fileOf });
         if (opts.bundleDir) await writeFailureBundles(client, summaries, opts.bundleDir);
         process.exitCode = exitCodeOf(summaries);
-      } finally {
-        await client.close();
-      }
+      });
     });
 }
 
