@@ -28,29 +28,58 @@ export interface RunAttemptOptions {
   readonly context: (signal: AbortSignal, usage: Usage[]) => HandlerContext;
 }
 
+/** The earliest deadline; the first of equals. */
+function earliest(deadlines: readonly Deadline[]): Deadline | undefined {
+  let first: Deadline | undefined;
+  for (const d of deadlines) if (!first || d.at < first.at) first = d;
+  return first;
+}
+
+/**
+ * The attempt's abort: the handler's signal, and the rejection that abandons a handler still
+ * running. A class with its listener assigned in the constructor because tsx (esbuild
+ * keepNames) gives every named closure a `defineProperty` call, on every attempt here.
+ */
+class AttemptAbort {
+  readonly controller = new AbortController();
+  readonly signal = this.controller.signal;
+  /** The external signal's `abort` listener. */
+  readonly onExternal: () => void;
+  /** Rejects the wait for the handler's result; set while the attempt awaits one. */
+  private abandon: ((reason: unknown) => void) | undefined;
+
+  constructor(external: AbortSignal) {
+    this.onExternal = () => this.abort(external.reason);
+  }
+
+  abort(reason: unknown): void {
+    this.controller.abort(reason);
+    this.abandon?.(reason);
+  }
+
+  /** What the handler returned; for an object (a promise, or any thenable) its result or the abort, whichever comes first. */
+  settle(returned: unknown): unknown {
+    if ((typeof returned !== 'object' && typeof returned !== 'function') || returned === null) return returned;
+    return new Promise((resolve, reject) => {
+      this.abandon = reject;
+      // As Promise.race does: resolve(returned) would lock the promise to it and ignore reject.
+      Promise.resolve(returned).then(resolve, reject);
+    });
+  }
+}
+
 /**
  * Runs one attempt. The handler gets a signal that aborts at the earliest deadline or on an
  * external abort; a handler that ignores it is abandoned then and its late result discarded.
  */
 export async function runAttempt(options: RunAttemptOptions): Promise<AttemptResult> {
-  const controller = new AbortController();
-  const signal = controller.signal;
+  const abort = new AttemptAbort(options.external);
+  const signal = abort.signal;
   const usage: Usage[] = [];
-  const now = Date.now();
-  const first = [...options.deadlines].sort((a, b) => a.at - b.at)[0];
-  const fire = () => controller.abort(new ScenarioTimeoutError(first.level, first.limitMs, first.subject));
-  const timer = first ? setTimeout(fire, Math.max(0, first.at - now)) : undefined;
-  const onExternal = () => controller.abort(options.external.reason);
-  if (options.external.aborted) onExternal();
-  else options.external.addEventListener('abort', onExternal, { once: true });
-
-  let rejectAbort: (reason: unknown) => void = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    rejectAbort = reject;
-  });
-  aborted.catch(() => {});
-  const onAbort = () => rejectAbort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
+  const first = earliest(options.deadlines);
+  const timer = first ? setTimeout(() => abort.abort(new ScenarioTimeoutError(first.level, first.limitMs, first.subject)), Math.max(0, first.at - Date.now())) : undefined;
+  if (options.external.aborted) abort.onExternal();
+  else options.external.addEventListener('abort', abort.onExternal);
 
   try {
     signal.throwIfAborted();
@@ -60,7 +89,9 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
       throw new ScenarioError('invalid_input', `invalid input for handler "${options.handler.name}": ${detail}`);
     }
     const ctx = options.context(signal, usage);
-    const value = await Promise.race([Promise.resolve().then(() => options.handler.run(parsed.data, ctx)), aborted]);
+    const returned = options.handler.run(parsed.data, ctx);
+    signal.throwIfAborted();
+    const value = await abort.settle(returned);
     signal.throwIfAborted();
     const output = JSON.stringify(value === undefined ? null : value);
     if (Buffer.byteLength(output) > MAX_OUTPUT_BYTES) {
@@ -72,7 +103,6 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     return { ok: false, failure: toFailure(e), usage };
   } finally {
     clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort);
-    options.external.removeEventListener('abort', onExternal);
+    options.external.removeEventListener('abort', abort.onExternal);
   }
 }
