@@ -46,7 +46,6 @@ export interface CompiledExpression {
 
 declare const PREPARED: unique symbol;
 const VARIABLES = ['input', 'steps', 'run', 'secrets'] as const;
-const prepared = new WeakSet<object>();
 let environment: Environment | undefined;
 
 /** Built lazily: building an Environment is the expensive part, and importing must stay cheap. */
@@ -69,21 +68,49 @@ function celEnvironment(): Environment {
   return env;
 }
 
-/** Converts a context once so that several expressions can be evaluated against it. */
+/**
+ * The CEL variables of one context, each converted the first time an expression reads it:
+ * the worker prepares a context for every attempt, and most attempts evaluate nothing.
+ */
+class LazyCelContext {
+  readonly #context: ExpressionContext;
+  #input: unknown;
+  #steps: unknown;
+  #run: unknown;
+  #secrets: Record<string, string> | undefined;
+
+  constructor(context: ExpressionContext) {
+    this.#context = context;
+  }
+
+  get input(): unknown {
+    return (this.#input ??= toCelValue(this.#context.input ?? {}));
+  }
+
+  get steps(): unknown {
+    return (this.#steps ??= toCelValue(this.#context.steps ?? {}));
+  }
+
+  get run(): unknown {
+    return (this.#run ??= toCelValue(this.#context.run ?? {}));
+  }
+
+  get secrets(): Record<string, string> {
+    return (this.#secrets ??= this.#context.secrets ?? {});
+  }
+}
+
+/**
+ * Prepares a context so that several expressions can be evaluated against it; each variable
+ * is converted once, on first use, so the context must not change after this call.
+ */
 export function prepareContext(context: ExpressionContext): PreparedContext {
-  const cel = {
-    input: toCelValue(context.input ?? {}),
-    steps: toCelValue(context.steps ?? {}),
-    run: toCelValue(context.run ?? {}),
-    secrets: context.secrets ?? {},
-  };
-  prepared.add(cel);
-  return cel as unknown as PreparedContext;
+  return new LazyCelContext(context) as unknown as PreparedContext;
 }
 
 /** True for contexts made by `prepareContext`. */
 export function isPreparedContext(context: ExpressionContext | PreparedContext): context is PreparedContext {
-  return prepared.has(context);
+  return context instanceof LazyCelContext;
 }
 
 /** Parses and type-checks `source`; throws `ExpressionError` naming the problem and column. */

@@ -1,6 +1,7 @@
 import { DeterministicError } from '../errors.ts';
 import { compileExpression, isPreparedContext, prepareContext, reasonOf, type CompiledExpression, type ExpressionContext, type ExpressionReferences, type PreparedContext } from './cel.ts';
 import { formatPath } from './errors.ts';
+import { copier } from './json-copy.ts';
 
 /**
  * `{{ expr }}` templates inside the string values of a step's `with` (SPEC §3). Object
@@ -33,8 +34,10 @@ interface Span {
 }
 
 type Part = string | { raw: string; expr: CompiledExpression };
+/** `copy` is made on first render; see `copy` below. */
+type ConstNode = { kind: 'const'; value: unknown; copy?: () => unknown };
 type Node =
-  | { kind: 'const'; value: unknown }
+  | ConstNode
   | { kind: 'whole'; raw: string; expr: CompiledExpression; path: string }
   | { kind: 'interpolate'; parts: Part[]; path: string }
   | { kind: 'array'; items: Node[] }
@@ -110,7 +113,7 @@ export function compileTemplates(value: unknown): TemplateRenderer {
     hasTemplates: root.kind !== 'const',
     references,
     render(context) {
-      if (root.kind === 'const') return copy(root.value);
+      if (root.kind === 'const') return copy(root);
       return renderNode(root, isPreparedContext(context) ? context : prepareContext(context));
     },
   };
@@ -157,7 +160,7 @@ function buildString(text: string, path: (string | number)[], compile: (source: 
 function renderNode(node: Node, context: PreparedContext): unknown {
   switch (node.kind) {
     case 'const':
-      return copy(node.value);
+      return copy(node);
     case 'whole':
       return evaluateTemplate(node.raw, node.expr, node.path, context);
     case 'interpolate':
@@ -186,8 +189,8 @@ function stringify(value: unknown): string {
 }
 
 /** Constants are shared by every attempt, so a handler that mutates its input must not see a previous attempt's edits. */
-function copy(value: unknown): unknown {
-  return typeof value === 'object' && value !== null ? structuredClone(value) : value;
+function copy(node: ConstNode): unknown {
+  return (node.copy ??= copier(node.value))();
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
