@@ -28,6 +28,12 @@ export interface TransitionResult {
   extra: string;
 }
 
+/** The keys and arguments one engine script is called with. */
+export interface ScriptInvocation {
+  keys: string[];
+  args: (string | number)[];
+}
+
 export type AttemptOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'retry';
 
 /** Stored with each attempt (attempts hash, field `<stepId>|<n>`). */
@@ -55,7 +61,7 @@ export interface RunMeta {
   mock?: boolean;
 }
 
-function parseResult(raw: unknown): TransitionResult {
+export function parseResult(raw: unknown): TransitionResult {
   const [code, toEnqueue, emitted, runStatus, extra] = raw as [number, string[], string[], string | null, string];
   return {
     code,
@@ -83,6 +89,15 @@ function staticOf(step: ScenarioDef['steps'][number], dependents: readonly strin
   return `${step.if !== undefined ? 1 : 0}${step.continueOnError ? 1 : 0}|${step.group ?? ''}|${dependents.join(',')}`;
 }
 
+/**
+ * The handler of a step whose claim needs nothing decided in JavaScript first (no `if`, no
+ * service, no credentials, no cost): a worker may claim it in the script that hands it the
+ * job (src/worker/fused-completion.ts). '' for every other step.
+ */
+function plainHandlerOf(step: ScenarioDef['steps'][number]): string {
+  return step.if === undefined && step.service === undefined && step.credentials.length === 0 && step.cost === undefined ? step.uses : '';
+}
+
 export interface RunStoreOptions {
   /** Written into events; '' for clients. */
   readonly workerId?: string;
@@ -94,9 +109,18 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
   const workerId = options.workerId ?? '';
   const cap = String(options.globalEventsCap ?? 10_000);
 
+  /** Keys and arguments of an engine script: the run's standard keys and arguments first. */
+  function invocation(runId: string, args: (string | number)[], extraKeys: string[] = []): ScriptInvocation {
+    return { keys: [...keys.runScriptKeys(runId), ...extraKeys], args: [runId, Date.now(), workerId, keys.control, cap, ...args] };
+  }
+
   async function call(name: LuaScriptName, runId: string, args: (string | number)[], extraKeys: string[] = []) {
-    const raw = await runScript(redis, name, [...keys.runScriptKeys(runId), ...extraKeys], [runId, Date.now(), workerId, keys.control, cap, ...args]);
-    return parseResult(raw);
+    const { keys: scriptKeys, args: scriptArgs } = invocation(runId, args, extraKeys);
+    return parseResult(await runScript(redis, name, scriptKeys, scriptArgs));
+  }
+
+  function finishArgs(outcome: AttemptOutcome, record: AttemptRecord, extra: { output?: string; retryDelayMs?: number }, stepId: string): (string | number)[] {
+    return [stepId, record.attempt, outcome, extra.output ?? '', JSON.stringify(record), extra.retryDelayMs ?? 0, record.kind ?? '', record.message ?? ''];
   }
 
   return {
@@ -118,7 +142,7 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
       reused: ReadonlyMap<string, string> = new Map(),
     ) {
       const args: (string | number)[] = [JSON.stringify(meta), def.steps.length];
-      for (const step of def.steps) args.push(step.id, staticOf(step, dependents[step.id] ?? []), step.needs.length);
+      for (const step of def.steps) args.push(step.id, staticOf(step, dependents[step.id] ?? []), step.needs.length, plainHandlerOf(step));
       const groups = Object.entries(def.groups);
       args.push(groups.length);
       for (const [name, g] of groups) args.push(name, g.timeoutMs);
@@ -140,16 +164,12 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
       record: AttemptRecord,
       extra: { output?: string; retryDelayMs?: number } = {},
     ) {
-      return call('finishAttempt', runId, [
-        stepId,
-        record.attempt,
-        outcome,
-        extra.output ?? '',
-        JSON.stringify(record),
-        extra.retryDelayMs ?? 0,
-        record.kind ?? '',
-        record.message ?? '',
-      ]);
+      return call('finishAttempt', runId, finishArgs(outcome, record, extra, stepId));
+    },
+
+    /** What `finishAttempt` would send, for a caller that sends it inside another script (src/worker/fused-finish.ts). */
+    finishInvocation(runId: string, stepId: string, outcome: AttemptOutcome, record: AttemptRecord, extra: { output?: string; retryDelayMs?: number } = {}): ScriptInvocation {
+      return invocation(runId, finishArgs(outcome, record, extra, stepId));
     },
 
     skipStep(runId: string, stepId: string, attempt: number, reason: string, data?: Record<string, unknown>) {

@@ -8,7 +8,7 @@ import { compileExpression, prepareContext, type PreparedContext } from '../scen
 import { nextRetry } from '../engine/backoff.ts';
 import { enqueueSteps, scheduleDeadline, type StepJobData } from '../engine/jobs.ts';
 import { loadStepContexts } from '../engine/run-context.ts';
-import type { AttemptOutcome, AttemptRecord, RunStore, TransitionResult } from '../engine/store.ts';
+import { parseResult, type AttemptOutcome, type AttemptRecord, type RunStore, type TransitionResult } from '../engine/store.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { CostTotals } from '../engine/types.ts';
 import type { CompiledStep } from '../scenario/compile.ts';
@@ -20,6 +20,7 @@ import type { Inflight } from './inflight.ts';
 import { captureAttemptLog } from './attempt-log.ts';
 import { storeArtifact } from './artifacts.ts';
 import { isolate } from './isolation.ts';
+import type { FusedCompletion } from './fused-completion.ts';
 
 /** Thrown into an attempt's signal when the worker shuts down: the attempt is given back. */
 export const SHUTDOWN_REASON = new ScenarioError('cancelled', 'worker shutting down', { retryable: true, details: { shutdown: true } });
@@ -42,6 +43,10 @@ export interface StepProcessorDeps {
   readonly workerId: string;
   /** Called with every committed transition (local events, metrics). */
   readonly onTransition: (runId: string, result: TransitionResult) => void;
+  /** Finishes and claims with BullMQ's completion of a job (src/worker/fused-completion.ts). */
+  readonly fused?: FusedCompletion;
+  /** Work that outlives its processor (fused finishes); the worker waits for it on close. */
+  readonly background?: (work: Promise<void>) => void;
 }
 
 /** Applies what a transition asks for: enqueue newly ready steps and retries. */
@@ -165,6 +170,9 @@ export function createStepProcessor(deps: StepProcessorDeps) {
 
   return async function processStep(job: Job<StepJobData>, token?: string): Promise<void> {
     const data = job.data;
+    // Claimed already when BullMQ handed the job over (a plain step, src/worker/fused-completion.ts).
+    const claimedRaw = job.id ? deps.fused?.takeClaim(job.id) : undefined;
+    let preclaimed = claimedRaw ? parseResult(claimedRaw) : undefined;
     const run = await deps.runs.get(data.runId);
     if (!run) return;
     const step = run.step(data.stepId);
@@ -184,6 +192,11 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     }
 
     const gate = await deps.guard.before({ run, step, data, job, input, secrets });
+    if (preclaimed && gate.kind !== 'proceed') {
+      // Not expected for a plain step; the attempt is given back uncounted and decided as usual.
+      if (preclaimed.code === 1) await store.releaseAttempt(run.runId, data.stepId, data.attempt, 'guard');
+      preclaimed = undefined;
+    }
     if (gate.kind === 'wait') return waitInQueue(job, token, run, step, gate, attemptLog);
     if (gate.kind === 'skip') {
       await applyTransition(deps, run.runId, await store.skipStep(run.runId, data.stepId, data.attempt, gate.reason, gate.data));
@@ -192,7 +205,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     if (gate.kind === 'fail') return failWithoutRunning(run, data, gate.failure);
     const lease = gate.lease;
 
-    const claim = await store.startAttempt(run.runId, data.stepId, data.attempt, gate.onHalted ? { haltScenario: run.def.name } : {});
+    const claim = preclaimed ?? (await store.startAttempt(run.runId, data.stepId, data.attempt, gate.onHalted ? { haltScenario: run.def.name } : {}));
     if (claim.code !== 1) {
       await lease.after({ ok: false, usage: [], durationMs: 0 });
       if (claim.code === 2) return enforceDeadline(deps, run);
@@ -242,6 +255,17 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     if (result.ok) {
       record.status = 'succeeded';
       const output = lease.redact(result.output);
+      if (deps.fused && step.dependents.length === 0 && job.id) {
+        // Nothing waits on this step to be queued: its finish rides on BullMQ's completion of
+        // the job (one round trip); a step with dependents queues them before its job completes.
+        const invocation = store.finishInvocation(run.runId, data.stepId, 'succeeded', record, { output });
+        const finished = deps.fused
+          .defer(job.id, invocation)
+          .then((raw) => applyTransition(deps, run.runId, parseResult(raw)))
+          .catch((err: unknown) => attemptLog.warn({ err }, 'could not record the finish of a succeeded attempt; the reaper resolves the step'));
+        deps.background?.(finished);
+        return;
+      }
       await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'succeeded', record, { output }));
       return;
     }

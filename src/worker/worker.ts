@@ -20,6 +20,7 @@ import { startWorkerGuardrails } from '../guardrails/worker-guardrails.ts';
 import { heldCredentialNames } from '../guardrails/credentials.ts';
 import { guardrailReclaimers } from '../guardrails/reclaim.ts';
 import type { WorkerObserver } from './observer.ts';
+import { fuseCompletion } from './fused-completion.ts';
 import { createStepProcessor, enforceDeadline, SHUTDOWN_REASON, type StepProcessorDeps } from './process-step.ts';
 import { startReaper } from '../recovery/scheduler.ts';
 import type { Reclaimer } from '../recovery/reclaim.ts';
@@ -97,7 +98,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     ? undefined
     : await startWorkerGuardrails({ redis, keys, store, registry, workerId, leaseMs: options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS, log, onEvent: (e) => listeners.emit(e) });
 
-  const deps: StepProcessorDeps = {
+  const baseDeps: StepProcessorDeps = {
     redis,
     keys,
     store,
@@ -115,6 +116,18 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       if (listeners.size === 0) return;
       const ts = Date.now();
       for (const e of result.emitted) listeners.emit({ type: e.type, ts, runId, stepId: e.stepId, attempt: e.attempt, workerId, data: e.data });
+    },
+  };
+  const background = new Set<Promise<void>>();
+  let fused: StepProcessorDeps['fused'];
+  const deps: StepProcessorDeps = {
+    ...baseDeps,
+    get fused() {
+      return fused;
+    },
+    background(work) {
+      background.add(work);
+      void work.finally(() => background.delete(work));
     },
   };
   const processStep = createStepProcessor(deps);
@@ -149,6 +162,19 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     if (job) log.warn({ jobId: job.id, err: err.message }, 'job failed in bullmq');
   });
   await worker.waitUntilReady();
+  // BullMQ registered its scripts on bullConnection: steps can now finish with its completion.
+  fused = fuseCompletion(
+    bullConnection,
+    {
+      keys,
+      workerId,
+      // A handler with its own estimate may need a reservation: its steps are claimed after admission.
+      plainHandlers: registry.names().filter((name) => !registry.get(name).estimate),
+      // The built-in guard leaves the kill switch of attempts that hold nothing to the claim.
+      checkHalt: !options.guard,
+    },
+    log,
+  );
 
   const startedAt = Date.now();
   const credentialNames = heldCredentialNames();
@@ -188,6 +214,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       // down) keeps its lock until it expires and BullMQ redelivers it: no attempt is lost.
       await settlesWithin(drained, SHUTDOWN_GIVE_BACK_MS);
     }
+    await settlesWithin(Promise.allSettled([...background]), SHUTDOWN_CLEANUP_MS);
     await settlesWithin(Promise.allSettled([reaperStopped, heartbeat.stop(workerId), stopControl(), guardrails?.stop(), queue.close()]), SHUTDOWN_CLEANUP_MS);
     subscriber.disconnect();
     bullConnection.disconnect();

@@ -2,7 +2,9 @@
   Creates a run and queues its root steps, atomically.
   KEYS[1..10] as in includes/run-state.lua; KEYS[11] runs index zset (by creation time).
   ARGV[6]  run meta JSON (flat object of strings/numbers written to the run hash)
-  ARGV[7]  number of steps S, then S triples: stepId, static ("<hasIf><coe>|<group>|<deps csv>"), needs count
+  ARGV[7]  number of steps S, then S quads: stepId, static ("<hasIf><coe>|<group>|<deps csv>"), needs count,
+           and the handler of a plain step ('' otherwise: it has an `if`, a service, credentials or a
+           cost), written as `p|<stepId>` for src/worker/fused-completion.ts
   then     number of groups G, then G pairs: group name, timeoutMs
   then     number of reused steps R (optional), then R pairs: stepId, output JSON — steps that
            succeeded in the run being resumed; they start `reused` and release their dependents
@@ -27,10 +29,11 @@ local n = tonumber(ARGV[7])
 local ids, dagFields, stepFields, members, roots = {}, {}, {}, {}, {}
 local idx = 8
 for _ = 1, n do
-  local sid, st, needs = ARGV[idx], ARGV[idx + 1], ARGV[idx + 2]
-  idx = idx + 3
+  local sid, st, needs, plain = ARGV[idx], ARGV[idx + 1], ARGV[idx + 2], ARGV[idx + 3]
+  idx = idx + 4
   ids[#ids + 1] = sid
   dagFields[#dagFields + 1] = sid; dagFields[#dagFields + 1] = st
+  if plain ~= '' then dagFields[#dagFields + 1] = 'p|' .. sid; dagFields[#dagFields + 1] = plain end
   stepFields[#stepFields + 1] = 'st|' .. sid; stepFields[#stepFields + 1] = 'pending'
   stepFields[#stepFields + 1] = 'n|' .. sid; stepFields[#stepFields + 1] = needs
   local group = string.match(st, '^..|([^|]*)|')

@@ -1,0 +1,220 @@
+/**
+ * One round trip per step on a busy worker, as raw BullMQ makes: BullMQ's `moveToFinished`
+ * (complete this job, hand this slot its next one) runs in one Lua script with
+ *   1. the engine's `finishAttempt` of the job, when the processor deferred it here (a step
+ *      that succeeded and has no dependents to queue first), before BullMQ's part, so the state
+ *      change is committed before the job leaves the active list, atomically; and
+ *   2. the engine's `startAttempt` of the job BullMQ hands over, when that step is plain (no
+ *      `if`, service, credentials or cost: `p|<step>` in the run's dag hash, written by
+ *      createRun) and its handler is one this worker admits without a reservation.
+ * Without it a plain step costs three round trips (claim, finish, completion); on a loopback
+ * socket each write is the largest single CPU cost of a round trip (docs/performance.md).
+ *
+ * How: after BullMQ registered its scripts on the worker's connection, the connection's
+ * `moveToFinished:<version>` command is wrapped. A processor `defer`s its finish under the job
+ * id and returns; BullMQ completes the job and the wrapper sends the composed script instead.
+ * The claim it made for the next job waits in `takeClaim` for that job's processor.
+ *
+ * This reads BullMQ's own script text, so it engages only for a moveToFinished whose text this
+ * composition was verified against (VERIFIED_MOVE_TO_FINISHED; a test fails when an upgrade
+ * changes it) and only on a standalone Redis. Otherwise every step takes the portable path,
+ * with the same results. SQ_FUSED_COMPLETION=0 turns it off.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RedisConnection } from '../redis/connection.ts';
+import type { Keys } from '../redis/keys.ts';
+import { luaScripts } from '../redis/lua-scripts.generated.ts';
+import { runScript } from '../redis/scripts.ts';
+import type { ScriptInvocation } from '../engine/store.ts';
+
+/** sha1 of BullMQ moveToFinished texts this composition was verified against → BullMQ version. */
+export const VERIFIED_MOVE_TO_FINISHED = new Map([['69666e69dd5621df59067a03de685e55a486560d', '6.7.0']]);
+/** moveToFinished takes 14 keys; ARGV[1] is the job id. */
+const BULL_KEYS = 14;
+/** runId, now, workerId, control channel, stream cap: what every engine script takes first. */
+const STANDARD_ARGS = 5;
+/** Claims waiting for their job's processor; more means processors never came (bounded anyway). */
+const MAX_WAITING_CLAIMS = 1_000;
+
+type Command = (...args: unknown[]) => Promise<unknown>;
+type ScriptClient = Redis & { scriptsSet?: Record<string, { lua: string }> } & Record<string, unknown>;
+
+interface Deferred {
+  readonly invocation: ScriptInvocation;
+  resolve(raw: unknown): void;
+  reject(error: unknown): void;
+}
+
+export interface FusedCompletion {
+  /**
+   * Registers the engine's finish of job `jobId`: sent with BullMQ's completion of that job,
+   * or alone if BullMQ does not complete it in this turn of the event loop (a closing worker).
+   * Resolves with the engine script's raw answer.
+   */
+  defer(jobId: string, invocation: ScriptInvocation): Promise<unknown>;
+  /** The raw startAttempt answer for this job when it was claimed as BullMQ handed it over. */
+  takeClaim(jobId: string): unknown;
+}
+
+export interface FusedCompletionOptions {
+  readonly keys: Keys;
+  readonly workerId: string;
+  /** Handlers whose plain steps this worker claims in the script (no reservation, no admission). */
+  readonly plainHandlers: readonly string[];
+  /** The kill switch is checked with the claim (the built-in guardrails); false with a custom guard. */
+  readonly checkHalt: boolean;
+  readonly globalEventsCap?: number;
+}
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
+}
+
+/** A Lua string literal for any text. */
+function luaString(text: string): string {
+  return `"${[...Buffer.from(text, 'utf8')].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\${b}`)).join('')}"`;
+}
+
+/** Lua building a run's 10 engine keys from its id, from the same templates as keys.ts. */
+function runKeysLua(keys: Keys): string {
+  const mark = '\u0001';
+  const parts = keys.runScriptKeys(mark).map((k) => k.split(mark).map(luaString).join(' .. id .. '));
+  return `local function runKeys(id) return {${parts.join(', ')}} end`;
+}
+
+/**
+ * The composed script. KEYS: BullMQ's 14. ARGV: the finish's script-specific arguments after
+ * the run id (na of them, 0 when no finish was deferred), BullMQ's, then workerId, now, na.
+ * The engine's keys are built here from the run id: the fused path runs on standalone Redis
+ * only, and ten key names per call were the largest part of encoding the command.
+ */
+function compose(bullLua: string, options: FusedCompletionOptions): string {
+  const plain = options.plainHandlers.map((h) => `[${luaString(h)}] = true`).join(', ');
+  const control = luaString(options.keys.control);
+  const cap = luaString(String(options.globalEventsCap ?? 10_000));
+  return [
+    'local n = #ARGV',
+    'local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
+    'local function slice(t, from, to) local r = {} for i = from, to do r[#r + 1] = t[i] end return r end',
+    runKeysLua(options.keys),
+    'local engine = false',
+    'if na > 0 then',
+    `  local argv = {ARGV[1], NOW_MS, WORKER_ID, ${control}, ${cap}}`,
+    '  for i = 2, na do argv[#argv + 1] = ARGV[i] end',
+    '  engine = (function(KEYS, ARGV)',
+    luaScripts.finishAttempt.lua,
+    '  end)(runKeys(ARGV[1]), argv)',
+    'end',
+    'local bull = (function(KEYS, ARGV)',
+    bullLua,
+    'end)(KEYS, slice(ARGV, na + 1, n - 3))',
+    'if bull == nil then bull = false end',
+    `local PLAIN = {${plain}}`,
+    'local function claimNext(job, jobId)',
+    '  local name, data',
+    '  for i = 1, #job, 2 do',
+    "    if job[i] == 'name' then name = job[i + 1] elseif job[i] == 'data' then data = job[i + 1] end",
+    '  end',
+    "  if name ~= 'step' or not data then return false end",
+    '  local ok, d = pcall(cjson.decode, data)',
+    "  if not ok or type(d) ~= 'table' or type(d.runId) ~= 'string' or type(d.stepId) ~= 'string' then return false end",
+    '  local k = runKeys(d.runId)',
+    "  local uses = redis.call('HGET', k[3], 'p|' .. d.stepId)",
+    '  if not uses or not PLAIN[uses] then return false end',
+    `  k[11] = ${luaString(options.keys.guard.halt)}`,
+    "  local scenario = redis.call('HGET', k[1], 'scenario') or ''",
+    `  local argv = {d.runId, NOW_MS, WORKER_ID, ${control}, ${cap}, d.stepId, tostring(d.attempt), ${luaString(options.checkHalt ? '1' : '0')}, scenario}`,
+    '  return {jobId, (function(KEYS, ARGV)',
+    luaScripts.startAttempt.lua,
+    '  end)(k, argv)}',
+    'end',
+    'local claim = false',
+    "if type(bull) == 'table' and type(bull[1]) == 'table' and #bull[1] > 0 then claim = claimNext(bull[1], bull[2]) end",
+    'return {engine, bull, claim}',
+  ].join('\n');
+}
+
+/** Why the fused path is off for this connection, or undefined when it can be used. */
+export function fusedCompletionUnavailable(client: RedisConnection): string | undefined {
+  if (process.env.SQ_FUSED_COMPLETION === '0') return 'SQ_FUSED_COMPLETION=0';
+  if ('isCluster' in client && client.isCluster) return 'Redis Cluster connection';
+  const scripts = (client as ScriptClient).scriptsSet ?? {};
+  const name = Object.keys(scripts).find((k) => k.startsWith('moveToFinished:'));
+  if (!name) return 'BullMQ moveToFinished is not registered on this connection';
+  if (!VERIFIED_MOVE_TO_FINISHED.has(sha1(scripts[name].lua))) return `BullMQ ${name.split(':')[1]} moveToFinished is not one this composition was verified against`;
+  return undefined;
+}
+
+/** Wraps BullMQ's moveToFinished on `client` (the BullMQ worker's own connection); undefined when unavailable. */
+export function fuseCompletion(client: RedisConnection, options: FusedCompletionOptions, log: Logger): FusedCompletion | undefined {
+  const why = fusedCompletionUnavailable(client);
+  if (why) {
+    log.info({ why }, 'fused completion off: each step claims and finishes in round trips of its own');
+    return undefined;
+  }
+  const redis = client as ScriptClient;
+  const scripts = redis.scriptsSet as Record<string, { lua: string }>;
+  const name = Object.keys(scripts).find((k) => k.startsWith('moveToFinished:')) as string;
+  const lua = compose(scripts[name].lua, options);
+  const sha = sha1(lua);
+  const original = redis[name] as Command;
+  const deferred = new Map<string, Deferred>();
+  const claims = new Map<string, unknown>();
+
+  async function send(finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
+    // The finish's arguments without the standard ones the script rebuilds (now, workerId, control, cap).
+    const args = finish ? [finish.invocation.args[0], ...finish.invocation.args.slice(STANDARD_ARGS)] : [];
+    const bullArgv = bullArgs.slice(BULL_KEYS).map((a) => (a === undefined || a === null ? '' : a));
+    const all = [...bullArgs.slice(0, BULL_KEYS), ...args, ...bullArgv, options.workerId, Date.now(), args.length] as (string | number | Buffer)[];
+    let raw: [unknown, unknown, [string, unknown] | null];
+    try {
+      try {
+        raw = (await redis.evalsha(sha, BULL_KEYS, ...all)) as typeof raw;
+      } catch (e) {
+        if (!(e instanceof Error && e.message.startsWith('NOSCRIPT'))) throw e;
+        raw = (await redis.eval(lua, BULL_KEYS, ...all)) as typeof raw;
+      }
+    } catch (e) {
+      finish?.reject(e);
+      throw e;
+    }
+    finish?.resolve(raw[0]);
+    if (raw[2]) {
+      if (claims.size >= MAX_WAITING_CLAIMS) claims.delete(claims.keys().next().value as string);
+      claims.set(raw[2][0], raw[2][1]);
+    }
+    // moveToFinished answers nil when there is no next job (Lua tables cannot hold nil).
+    return raw[1] === null ? undefined : raw[1];
+  }
+
+  redis[name] = function moveToFinished(...callArgs: unknown[]) {
+    const flat = callArgs.length === 1 && Array.isArray(callArgs[0]) ? (callArgs[0] as unknown[]) : callArgs;
+    if (typeof flat[flat.length - 1] === 'function') return original.apply(redis, callArgs);
+    const jobId = String(flat[BULL_KEYS]);
+    const finish = deferred.get(jobId);
+    deferred.delete(jobId);
+    return send(finish, flat);
+  } as Command;
+
+  return {
+    defer(jobId, invocation) {
+      return new Promise((resolve, reject) => {
+        deferred.set(jobId, { invocation, resolve, reject });
+        // BullMQ completes a job in the microtasks after its processor returns; one that it does
+        // not complete (the worker is closing) still gets its finish, alone.
+        setImmediate(() => {
+          if (deferred.get(jobId)?.invocation !== invocation) return;
+          deferred.delete(jobId);
+          runScript(redis, 'finishAttempt', invocation.keys, invocation.args).then(resolve, reject);
+        });
+      });
+    },
+    takeClaim(jobId) {
+      const claim = claims.get(jobId);
+      claims.delete(jobId);
+      return claim;
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useTestRedis } from '../support/context.ts';
+import { startEngine, type Engine } from '../support/engine.ts';
+import { luaScripts } from '../../src/redis/lua-scripts.generated.ts';
+import { fusedCompletionUnavailable, VERIFIED_MOVE_TO_FINISHED } from '../../src/worker/fused-completion.ts';
+import type { RedisConnection } from '../../src/redis/connection.ts';
+
+const t = useTestRedis('fused-completion');
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+const START = sha1(luaScripts.startAttempt.lua);
+const FINISH = sha1(luaScripts.finishAttempt.lua);
+const BULL_MOVE_TO_FINISHED = [...VERIFIED_MOVE_TO_FINISHED.keys()];
+
+/** The quoted arguments of one MONITOR line (`+ts [db addr] "cmd" "arg" ...`), escapes left as sent. */
+function monitorArgs(line: string): string[] {
+  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
+}
+
+/** Every EVALSHA sent under `prefix` while `body` runs, counted by what it is (a raw MONITOR socket). */
+async function countScripts(prefix: string, body: () => Promise<void>) {
+  const url = new URL(t.url);
+  const socket = connect(Number(url.port || 6379), url.hostname);
+  await once(socket, 'connect');
+  socket.write('MONITOR\r\n');
+  const counts = { startAttempt: 0, finishAttempt: 0, bullMoveToFinished: 0, fused: 0 };
+  let buffered = '';
+  socket.on('data', (chunk: Buffer) => {
+    const lines = (buffered + chunk.toString('latin1')).split('\r\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      const args = monitorArgs(line);
+      if (args[0]?.toLowerCase() !== 'evalsha' || !args.slice(3).some((a) => a.startsWith(prefix))) continue;
+      if (args[1] === START) counts.startAttempt++;
+      else if (args[1] === FINISH) counts.finishAttempt++;
+      else if (BULL_MOVE_TO_FINISHED.includes(args[1])) counts.bullMoveToFinished++;
+      else if (args[2] === '14' && args[3].endsWith(':wait')) counts.fused++;
+    }
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 50));
+    await body();
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    socket.destroy();
+  }
+  return counts;
+}
+
+const WIDE = `
+name: wide
+steps:
+${Array.from({ length: 24 }, (_, i) => `  - { id: s${i}, uses: noop }`).join('\n')}
+  - { id: gate, uses: echo, if: "true", with: { ok: true } }
+  - { id: join, uses: echo, needs: [s0, s1], with: { a: "\${{ steps.s0.output }}" } }
+`;
+
+let engine: Engine | undefined;
+afterEach(async () => {
+  await engine?.close();
+  engine = undefined;
+  delete process.env.SQ_FUSED_COMPLETION;
+});
+
+describe('fused completion (docs/performance.md)', () => {
+  it('the installed BullMQ moveToFinished is one the composition was verified against', async () => {
+    const connection = new Redis(t.url, { maxRetriesPerRequest: null });
+    const worker = new Worker('verify', null, { connection, prefix: t.prefix, autorun: false });
+    try {
+      await worker.waitUntilReady();
+      // Fails on a BullMQ upgrade that changes the script: review the composition, then add its sha1.
+      expect(fusedCompletionUnavailable(connection as RedisConnection)).toBeUndefined();
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
+  });
+
+  it('names why it is off: the switch, a cluster, a missing or unverified script', () => {
+    const fake = (lua?: string) => ({ scriptsSet: lua === undefined ? {} : { 'moveToFinished:9.9.9': { lua } } }) as unknown as RedisConnection;
+    expect(fusedCompletionUnavailable({ isCluster: true } as unknown as RedisConnection)).toBe('Redis Cluster connection');
+    expect(fusedCompletionUnavailable(fake())).toBe('BullMQ moveToFinished is not registered on this connection');
+    expect(fusedCompletionUnavailable(fake('return 0'))).toBe('BullMQ 9.9.9 moveToFinished is not one this composition was verified against');
+    process.env.SQ_FUSED_COMPLETION = '0';
+    expect(fusedCompletionUnavailable(fake('return 0'))).toBe('SQ_FUSED_COMPLETION=0');
+  });
+
+  it('plain steps are claimed and finished in the script that completes their jobs; the verdict is the same', async () => {
+    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+    let run: Awaited<ReturnType<Engine['run']>> | undefined;
+    const counts = await countScripts(t.prefix, async () => {
+      run = await engine!.run(WIDE);
+    });
+    expect(run!.summary.status).toBe('succeeded');
+    expect(run!.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
+    // Each step was claimed once: separately, or inside the script BullMQ handed its job over with.
+    const started = run!.events.filter((e) => e.type === 'step.started');
+    expect(started).toHaveLength(26);
+    // Only a slot's first job (moveToActive), the `if` step and the steps with dependents take
+    // round trips of their own; every other job is completed, finished and followed by a claim in one.
+    expect(counts.startAttempt).toBeLessThanOrEqual(8);
+    expect(counts.finishAttempt).toBeLessThanOrEqual(2);
+    expect(counts.bullMoveToFinished).toBe(0);
+    expect(counts.fused).toBeGreaterThanOrEqual(24);
+  });
+
+  it('SQ_FUSED_COMPLETION=0: every step claims and finishes in calls of its own, with the same verdict', async () => {
+    process.env.SQ_FUSED_COMPLETION = '0';
+    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+    let run: Awaited<ReturnType<Engine['run']>> | undefined;
+    const counts = await countScripts(t.prefix, async () => {
+      run = await engine!.run(WIDE);
+    });
+    expect(run!.summary.status).toBe('succeeded');
+    expect(counts).toMatchObject({ startAttempt: 26, finishAttempt: 26, fused: 0 });
+    expect(counts.bullMoveToFinished).toBeGreaterThanOrEqual(24);
+  });
+});
