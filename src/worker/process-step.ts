@@ -131,7 +131,9 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         }
         return compiled.evaluate(prepared);
       },
-      reportUsage: (u) => void usage.push(u),
+      reportUsage(u) {
+        usage.push(u);
+      },
       async checkpoint(value) {
         const key = deps.keys.runCheckpoints(run.runId);
         await deps.redis.multi().hset(key, `${step.def.id}|${data.attempt}`, lease.redact(JSON.stringify({ ts: Date.now(), data: value }))).pexpireat(key, run.keepUntil).exec();
@@ -236,6 +238,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
               input,
               deadlines: deadlinesOf(run, step, startedAt, Number(groupDeadline)),
               external: external.signal,
+              externalController: external,
               log: attemptLog,
               context: handlerContext(run, step, data, job, prepared, attemptLog, lease, secrets),
             });
