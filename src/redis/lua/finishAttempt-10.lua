@@ -12,7 +12,8 @@
 
 local sid, attempt, outcome = ARGV[6], ARGV[7], ARGV[8]
 if runTerminal() then return result(0, 'run_over') end
-if sget('st', sid) ~= 'running' or sget('a', sid) ~= attempt then return result(0, 'stale') end
+local current = redis.call('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid)
+if current[1] ~= 'running' or current[2] ~= attempt then return result(0, 'stale') end
 redis.call('HSET', K_ATT, sid .. '|' .. attempt, ARGV[10])
 
 if outcome == 'retry' then

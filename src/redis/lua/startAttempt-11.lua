@@ -14,17 +14,19 @@
 --- @include "run-state"
 
 local sid, attempt = ARGV[6], ARGV[7]
-local rs = redis.call('HGET', K_RUN, 'status')
+local run = redis.call('HMGET', K_RUN, 'status', 'deadline')
+local rs = run[1]
 if not rs then return result(0, 'run_missing') end
 if rs ~= 'queued' and rs ~= 'running' then return result(0, 'run_' .. rs) end
 if ARGV[8] == '1' then
-  local halt = redis.call('HGET', KEYS[11], '*') or redis.call('HGET', KEYS[11], 'scenario:' .. ARGV[9])
-  if halt then return result(4, halt) end
+  local halt = redis.call('HMGET', KEYS[11], '*', 'scenario:' .. ARGV[9])
+  if halt[1] or halt[2] then return result(4, halt[1] or halt[2]) end
 end
-local deadline = tonumber(redis.call('HGET', K_RUN, 'deadline'))
+local deadline = tonumber(run[2])
 if NOW >= deadline then return result(2, 'run') end
-local st = sget('st', sid)
-if sget('a', sid) ~= attempt then return result(0, 'stale_attempt') end
+local step = redis.call('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid, 't0|' .. sid)
+local st = step[1]
+if step[2] ~= attempt then return result(0, 'stale_attempt') end
 if st ~= 'queued' and st ~= 'retrying' and st ~= 'running' then return result(0, 'step_' .. tostring(st)) end
 
 local _, _, group = static(sid)
@@ -46,7 +48,7 @@ if rs == 'queued' then
   emit('run.started', nil, nil, nil)
 end
 local fields = {'st|' .. sid, 'running', 'ts|' .. sid, NOW, 'w|' .. sid, WORKER}
-if not sget('t0', sid) then fields[#fields + 1] = 't0|' .. sid; fields[#fields + 1] = NOW end
+if not step[3] then fields[#fields + 1] = 't0|' .. sid; fields[#fields + 1] = NOW end
 redis.call('HSET', K_STEPS, unpack(fields))
 local data = nil
 if st == 'running' then data = {restart = true} end

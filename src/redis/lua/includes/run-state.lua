@@ -48,15 +48,19 @@ local function split(csv)
   return out
 end
 
--- Static facts of a step: has an `if`, continueOnError, group, dependents.
+-- Static facts of a step: has an `if`, continueOnError, group, dependents. Read once per
+-- script: a step's static entry never changes after createRun.
+local STATIC = {}
 local function static(sid)
-  local s = redis.call('HGET', K_DAG, sid)
-  local hasIf = string.sub(s, 1, 1) == '1'
-  local coe = string.sub(s, 2, 2) == '1'
-  local rest = string.sub(s, 4)
-  local bar = string.find(rest, '|', 1, true)
-  local group = string.sub(rest, 1, bar - 1)
-  return hasIf, coe, group, split(string.sub(rest, bar + 1))
+  local f = STATIC[sid]
+  if not f then
+    local s = redis.call('HGET', K_DAG, sid)
+    local rest = string.sub(s, 4)
+    local bar = string.find(rest, '|', 1, true)
+    f = {string.sub(s, 1, 1) == '1', string.sub(s, 2, 2) == '1', string.sub(rest, 1, bar - 1), split(string.sub(rest, bar + 1))}
+    STATIC[sid] = f
+  end
+  return f[1], f[2], f[3], f[4]
 end
 
 local function isActive(st)
@@ -111,7 +115,7 @@ end
 -- Follows terminal steps through the DAG: counts down needs, skips blocked dependents,
 -- and admits the ones that became ready. `pending` holds {sid, blocking} pairs.
 local function propagate(pending)
-  local aborting = redis.call('HGET', K_RUN, 'aborting') == '1'
+  local aborting = nil
   local i = 1
   while i <= #pending do
     local sid, blocking = pending[i][1], pending[i][2]
@@ -122,6 +126,7 @@ local function propagate(pending)
       local left = redis.call('HINCRBY', K_STEPS, 'n|' .. d, -1)
       if left == 0 and sget('st', d) == 'pending' then
         local hasIf = static(d)
+        if not hasIf and aborting == nil then aborting = redis.call('HGET', K_RUN, 'aborting') == '1' end
         if hasIf then
           admit(d)
         elseif aborting then
@@ -138,6 +143,7 @@ end
 
 -- Admits parked steps while maxParallel allows.
 local function drain()
+  if redis.call('LLEN', K_WAIT) == 0 then return end
   local maxParallel = tonumber(redis.call('HGET', K_RUN, 'maxParallel'))
   while tonumber(redis.call('HGET', K_RUN, 'inflight') or '0') < maxParallel do
     local sid = redis.call('LPOP', K_WAIT)
