@@ -157,6 +157,11 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
       return call('startAttempt', runId, [stepId, attempt, checkHalt ? '1' : '0', options.haltScenario ?? ''], [keys.guard.halt]);
     },
 
+    /** What `startAttempt` (without the kill-switch check) would send, for a caller that chains it to another script. */
+    startInvocation(runId: string, stepId: string, attempt: number): ScriptInvocation {
+      return invocation(runId, [stepId, attempt, '0', ''], [keys.guard.halt]);
+    },
+
     finishAttempt(
       runId: string,
       stepId: string,

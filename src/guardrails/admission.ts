@@ -7,6 +7,8 @@
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import { runScript } from '../redis/scripts.ts';
+import { runChained } from '../redis/chain.ts';
+import type { ScriptInvocation } from '../engine/store.ts';
 import type { CostTotals, ScenarioEvent } from '../engine/types.ts';
 import type { Reservation } from './cost.ts';
 import { toMicroUsd } from './cost.ts';
@@ -57,13 +59,11 @@ export async function admitAttempt(
   redis: RedisConnection,
   keys: Keys,
   who: AttemptIdentity,
-  request: { leaseId: string; leaseMs: number; live: boolean; estimate: Reservation },
-): Promise<Admission> {
+  request: { leaseId: string; leaseMs: number; live: boolean; estimate: Reservation; claim?: ScriptInvocation },
+): Promise<Admission & { claimed?: unknown }> {
   const { svc, budgets } = scopeKeys(keys, who);
-  const raw = (await runScript(
-    redis,
-    'admitAttempt',
-    [
+  const admit: ScriptInvocation = {
+    keys: [
       keys.guard.halt,
       keys.guard.policy,
       keys.guard.permits,
@@ -77,7 +77,7 @@ export async function admitAttempt(
       keys.globalEvents,
       keys.runEvents(who.runId),
     ],
-    [
+    args: [
       request.leaseId,
       request.leaseMs,
       who.scenario,
@@ -94,10 +94,15 @@ export async function admitAttempt(
       keys.control,
       who.suite ? '1' : '0',
     ],
-  )) as [number, string, string, string[]];
+  };
+  // With the claim's invocation, an admitted attempt is claimed in the same script: one round trip.
+  let raw: [number, string, string, string[]];
+  let claimed: unknown;
+  if (request.claim) [raw, claimed] = (await runChained(redis, 'admitAttempt', admit, 'startAttempt', request.claim)) as [typeof raw, unknown];
+  else raw = (await runScript(redis, 'admitAttempt', admit.keys, admit.args)) as typeof raw;
   const [code, a, b] = raw;
   const events = parseGuardEvents(raw[3]);
-  if (code === 1) return { kind: 'admitted', probe: a === '1', warnings: b ? b.split(',') : [], events };
+  if (code === 1) return { kind: 'admitted', probe: a === '1', warnings: b ? b.split(',') : [], events, ...(claimed ? { claimed } : {}) };
   if (code === 2) return { kind: 'wait', delayMs: Number(a), reason: b as WaitReason, events };
   if (code === 3) return { kind: 'fail', errorKind: a as 'circuit_open' | 'budget_exceeded', message: b, events };
   return { kind: 'halted', halt: JSON.parse(a) as HaltInfo, events };

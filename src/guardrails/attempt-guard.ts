@@ -187,7 +187,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
       const holds = live && (service !== undefined || estimate !== NO_RESERVATION);
       // For an attempt that holds nothing the admission script would only read the kill
       // switch; the claim (startAttempt) reads it instead, atomically: one round trip less.
-      const admission = holds ? await admitAttempt(redis, keys, who, { leaseId, leaseMs: options.leaseMs, live, estimate }) : NOTHING_TO_ADMIT;
+      const admission = holds ? await admitAttempt(redis, keys, who, { leaseId, leaseMs: options.leaseMs, live, estimate, claim: request.claim?.() }) : NOTHING_TO_ADMIT;
       emit(admission.events);
       if (admission.kind === 'halted') return onHalted(request, admission.halt.reason);
       if (admission.kind === 'wait') {
@@ -247,6 +247,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
       };
       // Set here rather than spread into the literal: that cost ~0.5 µs per attempt.
       if (!holds) decision.onHalted = (halt: string) => onHalted(request, (JSON.parse(halt) as HaltInfo).reason);
+      if ('claimed' in admission && admission.claimed) decision.claimed = admission.claimed;
       return decision;
     },
   };

@@ -1,3 +1,4 @@
+import type { ScriptInvocation } from '../engine/store.ts';
 import type { Job } from 'bullmq';
 import type { Failure } from '../errors.ts';
 import type { Usage } from '../handlers/types.ts';
@@ -16,6 +17,8 @@ export interface GuardRequest {
   readonly input: unknown;
   /** The step's declared credentials present in this worker's environment. */
   readonly secrets: Readonly<Record<string, string>>;
+  /** The claim of the attempt, for a guard that can send it with its admission (one round trip). */
+  readonly claim?: () => ScriptInvocation;
 }
 
 /** A granted attempt: call `after` exactly once when it ends. */
@@ -55,6 +58,8 @@ export type GuardDecision =
        * the claim refuses while halted and this says what to do then, given the halt JSON.
        */
       onHalted?: (halt: string) => Promise<GuardDecision>;
+      /** The raw startAttempt answer when the guard claimed the attempt with its admission. */
+      claimed?: unknown;
     }
   | { kind: 'wait'; delayMs: number; reason: string }
   | { kind: 'skip'; reason: string; data?: Record<string, unknown> }

@@ -193,7 +193,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       input = e instanceof Error ? e : new Error(String(e));
     }
 
-    const gate = await deps.guard.before({ run, step, data, job, input, secrets });
+    const gate = await deps.guard.before({ run, step, data, job, input, secrets, claim: preclaimed ? undefined : () => store.startInvocation(run.runId, data.stepId, data.attempt) });
     if (preclaimed && gate.kind !== 'proceed') {
       // Not expected for a plain step; the attempt is given back uncounted and decided as usual.
       if (preclaimed.code === 1) await store.releaseAttempt(run.runId, data.stepId, data.attempt, 'guard');
@@ -207,6 +207,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     if (gate.kind === 'fail') return failWithoutRunning(run, data, gate.failure);
     const lease = gate.lease;
 
+    // Claimed already: as BullMQ handed the job over (a plain step), or with the guard's admission.
+    if (!preclaimed && gate.claimed) preclaimed = parseResult(gate.claimed);
     const claim = preclaimed ?? (await store.startAttempt(run.runId, data.stepId, data.attempt, gate.onHalted ? { haltScenario: run.def.name } : {}));
     if (claim.code !== 1) {
       await lease.after({ ok: false, usage: [], durationMs: 0 });

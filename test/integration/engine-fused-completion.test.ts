@@ -14,6 +14,7 @@ const t = useTestRedis('fused-completion');
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 const START = sha1(luaScripts.startAttempt.lua);
 const FINISH = sha1(luaScripts.finishAttempt.lua);
+const ADMIT = sha1(luaScripts.admitAttempt.lua);
 const BULL_MOVE_TO_FINISHED = [...VERIFIED_MOVE_TO_FINISHED.keys()];
 
 /** The quoted arguments of one MONITOR line (`+ts [db addr] "cmd" "arg" ...`), escapes left as sent. */
@@ -27,7 +28,7 @@ async function countScripts(prefix: string, body: () => Promise<void>) {
   const socket = connect(Number(url.port || 6379), url.hostname);
   await once(socket, 'connect');
   socket.write('MONITOR\r\n');
-  const counts = { startAttempt: 0, finishAttempt: 0, bullMoveToFinished: 0, fused: 0 };
+  const counts = { startAttempt: 0, finishAttempt: 0, bullMoveToFinished: 0, fused: 0, admitAttempt: 0, admitAndClaim: 0 };
   let buffered = '';
   socket.on('data', (chunk: Buffer) => {
     const lines = (buffered + chunk.toString('latin1')).split('\r\n');
@@ -38,6 +39,8 @@ async function countScripts(prefix: string, body: () => Promise<void>) {
       if (args[1] === START) counts.startAttempt++;
       else if (args[1] === FINISH) counts.finishAttempt++;
       else if (BULL_MOVE_TO_FINISHED.includes(args[1])) counts.bullMoveToFinished++;
+      else if (args[1] === ADMIT) counts.admitAttempt++;
+      else if (args[2] === '28') counts.admitAndClaim++;
       else if (args[2] === '14' && args[3].endsWith(':wait')) counts.fused++;
     }
   });
@@ -66,7 +69,7 @@ afterEach(async () => {
   delete process.env.SQ_FUSED_COMPLETION;
 });
 
-describe('fused completion (docs/performance.md)', () => {
+describe('round trips per step (docs/performance.md)', () => {
   it('the installed BullMQ moveToFinished is one the composition was verified against', async () => {
     const connection = new Redis(t.url, { maxRetriesPerRequest: null });
     const worker = new Worker('verify', null, { connection, prefix: t.prefix, autorun: false });
@@ -118,5 +121,21 @@ describe('fused completion (docs/performance.md)', () => {
     expect(run!.summary.status).toBe('succeeded');
     expect(counts).toMatchObject({ startAttempt: 26, finishAttempt: 26, fused: 0 });
     expect(counts.bullMoveToFinished).toBeGreaterThanOrEqual(24);
+  });
+
+  it('an attempt the guardrails admit is claimed in the admission script', async () => {
+    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+    let run: Awaited<ReturnType<Engine['run']>> | undefined;
+    const counts = await countScripts(t.prefix, async () => {
+      run = await engine!.run(`
+name: costed
+budget: { calls: 100, onExceed: fail }
+steps:
+${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: noop, cost: { calls: 1 } }`).join('\n')}
+`);
+    });
+    expect(run!.summary.status).toBe('succeeded');
+    expect(run!.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
+    expect(counts).toMatchObject({ admitAndClaim: 6, admitAttempt: 0, startAttempt: 0 });
   });
 });
