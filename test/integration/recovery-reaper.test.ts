@@ -11,7 +11,7 @@ import { lastReport } from '../../src/recovery/report.ts';
 import { tryLock } from '../../src/recovery/lock.ts';
 import { useTestRedis } from '../support/context.ts';
 import { claimAndVanish, finishWithoutEnqueue } from '../support/crash.ts';
-import { eventsOf, parseTestScenario, silentLogger, within } from '../support/engine.ts';
+import { eventsOf, eventually, parseTestScenario, silentLogger, within } from '../support/engine.ts';
 
 const t = useTestRedis('recovery-reaper');
 let client: ScenarioClient;
@@ -110,6 +110,8 @@ describe('reaper: resume (SPEC §13)', () => {
     const w = await createWorker({ redisUrl: t.url, prefix: t.prefix, logger: silentLogger, shutdownGraceMs: 1_000 });
     try {
       expect((await within(client.wait(runId), 20_000, 'run repaired at worker start')).status).toBe('succeeded');
+      // The pass writes its report after its actions: the repaired run may finish first.
+      await eventually(async () => (await lastReport(client.redis, client.keys)) !== undefined, 5_000, 'start-pass report');
       expect((await lastReport(client.redis, client.keys))?.trigger).toBe('start');
     } finally {
       await w.close();
