@@ -35,6 +35,8 @@ export const VERIFIED_MOVE_TO_FINISHED = new Map([['69666e69dd5621df59067a03de68
 const BULL_KEYS = 14;
 /** runId, now, workerId, control channel, stream cap: what every engine script takes first. */
 const STANDARD_ARGS = 5;
+/** How long a finish waits for BullMQ's retry of a completion that failed on the connection. */
+const RETRY_FALLBACK_MS = 5_000;
 /** Claims waiting for their job's processor; more means processors never came (bounded anyway). */
 const MAX_WAITING_CLAIMS = 1_000;
 
@@ -61,10 +63,11 @@ export interface FusedCompletion {
 export interface FusedCompletionOptions {
   readonly keys: Keys;
   readonly workerId: string;
-  /** Handlers whose plain steps this worker claims in the script (no reservation, no admission). */
+  /**
+   * Handlers whose plain steps this worker claims in the script: the built-in guard admits them
+   * without a reservation and leaves the kill switch to the claim, which checks it.
+   */
   readonly plainHandlers: readonly string[];
-  /** The kill switch is checked with the claim (the built-in guardrails); false with a custom guard. */
-  readonly checkHalt: boolean;
   readonly globalEventsCap?: number;
 }
 
@@ -74,7 +77,7 @@ function sha1(text: string): string {
 
 /** A Lua string literal for any text. */
 function luaString(text: string): string {
-  return `"${[...Buffer.from(text, 'utf8')].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\${b}`)).join('')}"`;
+  return `"${[...Buffer.from(text, 'utf8')].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\${String(b).padStart(3, '0')}`)).join('')}"`;
 }
 
 /** Lua building a run's 10 engine keys from its id, from the same templates as keys.ts. */
@@ -98,14 +101,18 @@ function compose(bullLua: string, options: FusedCompletionOptions): string {
     'local n = #ARGV',
     'local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
     'local function slice(t, from, to) local r = {} for i = from, to do r[#r + 1] = t[i] end return r end',
+    "local function errText(e) if type(e) == 'table' then return tostring(e.err or e) end return tostring(e) end",
     runKeysLua(options.keys),
     'local engine = false',
     'if na > 0 then',
     `  local argv = {ARGV[1], NOW_MS, WORKER_ID, ${control}, ${cap}}`,
     '  for i = 2, na do argv[#argv + 1] = ARGV[i] end',
-    '  engine = (function(KEYS, ARGV)',
+    // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
+    // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
+    '  local ok, answer = pcall(function(KEYS, ARGV)',
     luaScripts.finishAttempt.lua,
-    '  end)(runKeys(ARGV[1]), argv)',
+    '  end, runKeys(ARGV[1]), argv)',
+    "  if ok then engine = answer else engine = 'ERR:' .. errText(answer) end",
     'end',
     'local bull = (function(KEYS, ARGV)',
     bullLua,
@@ -115,7 +122,9 @@ function compose(bullLua: string, options: FusedCompletionOptions): string {
     'local function claimNext(job, jobId)',
     '  local name, data',
     '  for i = 1, #job, 2 do',
-    "    if job[i] == 'name' then name = job[i + 1] elseif job[i] == 'data' then data = job[i + 1] end",
+    "    if job[i] == 'name' then name = job[i + 1] elseif job[i] == 'data' then data = job[i + 1]",
+    // A job that stalled too often is failed by BullMQ without running: nothing to claim.
+    "    elseif job[i] == 'defa' then return false end",
     '  end',
     "  if name ~= 'step' or not data then return false end",
     '  local ok, d = pcall(cjson.decode, data)',
@@ -125,13 +134,16 @@ function compose(bullLua: string, options: FusedCompletionOptions): string {
     '  if not uses or not PLAIN[uses] then return false end',
     `  k[11] = ${luaString(options.keys.guard.halt)}`,
     "  local scenario = redis.call('HGET', k[1], 'scenario') or ''",
-    `  local argv = {d.runId, NOW_MS, WORKER_ID, ${control}, ${cap}, d.stepId, tostring(d.attempt), ${luaString(options.checkHalt ? '1' : '0')}, scenario}`,
+    `  local argv = {d.runId, NOW_MS, WORKER_ID, ${control}, ${cap}, d.stepId, tostring(d.attempt), '1', scenario}`,
     '  return {jobId, (function(KEYS, ARGV)',
     luaScripts.startAttempt.lua,
     '  end)(k, argv)}',
     'end',
     'local claim = false',
-    "if type(bull) == 'table' and type(bull[1]) == 'table' and #bull[1] > 0 then claim = claimNext(bull[1], bull[2]) end",
+    "if type(bull) == 'table' and type(bull[1]) == 'table' and #bull[1] > 0 then",
+    '  local ok, answer = pcall(claimNext, bull[1], bull[2])',
+    "  if ok then claim = answer else claim = 'ERR:' .. errText(answer) end",
+    'end',
     'return {engine, bull, claim}',
   ].join('\n');
 }
@@ -163,12 +175,29 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   const deferred = new Map<string, Deferred>();
   const claims = new Map<string, unknown>();
 
-  async function send(finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
+  /** Sends a finish alone: BullMQ will not complete its job with it. */
+  function sendAlone(jobId: string, finish: Deferred): void {
+    if (deferred.get(jobId) !== finish) return;
+    deferred.delete(jobId);
+    runScript(redis, 'finishAttempt', finish.invocation.keys, finish.invocation.args).then(finish.resolve, finish.reject);
+  }
+
+  function takeAnswer(jobId: string, claim: unknown): void {
+    if (typeof claim === 'string') {
+      // The claim failed inside the script; the processor claims in a call of its own.
+      log.warn({ jobId, err: claim.slice(4) }, 'claim with the job hand-over failed');
+      return;
+    }
+    if (claims.size >= MAX_WAITING_CLAIMS) claims.delete(claims.keys().next().value as string);
+    claims.set(jobId, claim);
+  }
+
+  async function send(jobId: string, finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
     // The finish's arguments without the standard ones the script rebuilds (now, workerId, control, cap).
     const args = finish ? [finish.invocation.args[0], ...finish.invocation.args.slice(STANDARD_ARGS)] : [];
     const bullArgv = bullArgs.slice(BULL_KEYS).map((a) => (a === undefined || a === null ? '' : a));
     const all = [...bullArgs.slice(0, BULL_KEYS), ...args, ...bullArgv, options.workerId, Date.now(), args.length] as (string | number | Buffer)[];
-    let raw: [unknown, unknown, [string, unknown] | null];
+    let raw: [unknown, unknown, [string, unknown] | string | null];
     try {
       try {
         raw = (await redis.evalsha(sha, BULL_KEYS, ...all)) as typeof raw;
@@ -177,14 +206,19 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
         raw = (await redis.eval(lua, BULL_KEYS, ...all)) as typeof raw;
       }
     } catch (e) {
-      finish?.reject(e);
+      if (finish) {
+        // BullMQ retries its completion after a connection error: the finish goes with the
+        // retry, or alone if none comes (a second application is discarded as stale).
+        deferred.set(jobId, finish);
+        setTimeout(() => sendAlone(jobId, finish), RETRY_FALLBACK_MS).unref();
+      }
       throw e;
     }
-    finish?.resolve(raw[0]);
-    if (raw[2]) {
-      if (claims.size >= MAX_WAITING_CLAIMS) claims.delete(claims.keys().next().value as string);
-      claims.set(raw[2][0], raw[2][1]);
+    if (finish) {
+      if (typeof raw[0] === 'string' && raw[0].startsWith('ERR:')) finish.reject(new Error(`finishAttempt in the fused completion: ${raw[0].slice(4)}`));
+      else finish.resolve(raw[0]);
     }
+    if (raw[2]) takeAnswer(Array.isArray(raw[2]) ? raw[2][0] : '', Array.isArray(raw[2]) ? raw[2][1] : raw[2]);
     // moveToFinished answers nil when there is no next job (Lua tables cannot hold nil).
     return raw[1] === null ? undefined : raw[1];
   }
@@ -195,19 +229,21 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     const jobId = String(flat[BULL_KEYS]);
     const finish = deferred.get(jobId);
     deferred.delete(jobId);
-    return send(finish, flat);
+    return send(jobId, finish, flat);
   } as Command;
 
   return {
     defer(jobId, invocation) {
       return new Promise((resolve, reject) => {
-        deferred.set(jobId, { invocation, resolve, reject });
+        // The same job redelivered here while a finish of it waits: the older one goes alone.
+        const earlier = deferred.get(jobId);
+        if (earlier) sendAlone(jobId, earlier);
+        const finish: Deferred = { invocation, resolve, reject };
+        deferred.set(jobId, finish);
         // BullMQ completes a job in the microtasks after its processor returns; one that it does
         // not complete (the worker is closing) still gets its finish, alone.
         setImmediate(() => {
-          if (deferred.get(jobId)?.invocation !== invocation) return;
-          deferred.delete(jobId);
-          runScript(redis, 'finishAttempt', invocation.keys, invocation.args).then(resolve, reject);
+          if (deferred.get(jobId) === finish) sendAlone(jobId, finish);
         });
       });
     },

@@ -69,6 +69,16 @@ function readsAreAvailable(step: CompiledStep, raw: Record<string, { status: str
   return step.referencedSteps.every((id) => raw[id] && 'output' in raw[id]);
 }
 
+/** A claim made before the processor ran (src/worker/fused-completion.ts), and what holds it. */
+interface Preclaim {
+  readonly claim: TransitionResult;
+  /** Registered in `inflight` since the claim; the attempt's external signal. */
+  readonly external?: AbortController;
+  readonly release?: () => void;
+  /** The claim was used or given back: nothing to undo on failure. */
+  settled: boolean;
+}
+
 /** Processes one step job: condition, claim, attempt, record, advance. */
 export function createStepProcessor(deps: StepProcessorDeps) {
   const { store, log } = deps;
@@ -170,11 +180,38 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     throw new DelayedError();
   }
 
+  /**
+   * A step claimed as BullMQ handed its job over listens for aborts from that moment: a cancel,
+   * failFast or halt published before its handler starts must still reach it. A failure before
+   * the attempt starts gives the claim back, uncounted.
+   */
+  async function processPreclaimed(job: Job<StepJobData>, token: string | undefined, preclaimed: TransitionResult): Promise<void> {
+    const { runId, stepId, attempt } = job.data;
+    const external = new AbortController();
+    const remove = deps.inflight.add(runId, stepId, external);
+    const held: Preclaim = { claim: preclaimed, external, settled: false, release: remove };
+    try {
+      await runStep(job, token, held);
+    } catch (e) {
+      if (!held.settled && !(e instanceof DelayedError)) await store.releaseAttempt(runId, stepId, attempt, 'error').catch(() => undefined);
+      throw e;
+    } finally {
+      remove();
+    }
+  }
+
   return async function processStep(job: Job<StepJobData>, token?: string): Promise<void> {
-    const data = job.data;
     // Claimed already when BullMQ handed the job over (a plain step, src/worker/fused-completion.ts).
     const claimedRaw = job.id ? deps.fused?.takeClaim(job.id) : undefined;
-    let preclaimed = claimedRaw ? parseResult(claimedRaw) : undefined;
+    if (!claimedRaw) return runStep(job, token);
+    const preclaimed = parseResult(claimedRaw);
+    if (preclaimed.code !== 1) return runStep(job, token, { claim: preclaimed, settled: true });
+    return processPreclaimed(job, token, preclaimed);
+  };
+
+  async function runStep(job: Job<StepJobData>, token: string | undefined, held?: Preclaim): Promise<void> {
+    const data = job.data;
+    let preclaimed = held?.claim;
     const run = await deps.runs.get(data.runId);
     if (!run) return;
     const step = run.step(data.stepId);
@@ -196,8 +233,14 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     const gate = await deps.guard.before({ run, step, data, job, input, secrets, claim: preclaimed ? undefined : () => store.startInvocation(run.runId, data.stepId, data.attempt) });
     if (preclaimed && gate.kind !== 'proceed') {
       // Not expected for a plain step; the attempt is given back uncounted and decided as usual.
-      if (preclaimed.code === 1) await store.releaseAttempt(run.runId, data.stepId, data.attempt, 'guard');
+      if (preclaimed.code === 1) {
+        // A group the claim opened keeps its deadline: its job must exist, as after any claim.
+        const [, groupDeadline, newGroup] = preclaimed.extra.split('|');
+        if (newGroup) await scheduleDeadline(deps.queue, { runId: run.runId, group: newGroup }, Number(groupDeadline) - Date.now());
+        await store.releaseAttempt(run.runId, data.stepId, data.attempt, 'guard');
+      }
       preclaimed = undefined;
+      if (held) held.settled = true;
     }
     if (gate.kind === 'wait') return waitInQueue(job, token, run, step, gate, attemptLog);
     if (gate.kind === 'skip') {
@@ -210,6 +253,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     // Claimed already: as BullMQ handed the job over (a plain step), or with the guard's admission.
     if (!preclaimed && gate.claimed) preclaimed = parseResult(gate.claimed);
     const claim = preclaimed ?? (await store.startAttempt(run.runId, data.stepId, data.attempt, gate.onHalted ? { haltScenario: run.def.name } : {}));
+    if (held) held.settled = true;
     if (claim.code !== 1) {
       await lease.after({ ok: false, usage: [], durationMs: 0 });
       if (claim.code === 2) return enforceDeadline(deps, run);
@@ -228,8 +272,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
 
     const startedAt = Date.now();
     const observed = observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service, gatedMock: lease.mock && !run.mock }, attemptLog);
-    const external = new AbortController();
-    const release = deps.inflight.add(run.runId, data.stepId, external);
+    const external = preclaimed === held?.claim && held?.external ? held.external : new AbortController();
+    const release = external === held?.external ? (held.release ?? (() => undefined)) : deps.inflight.add(run.runId, data.stepId, external);
     let result: AttemptResult;
     try {
       result =
@@ -300,5 +344,5 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     attemptLog.info({ kind: failure.kind, outcome, retryDelayMs: record.retryDelayMs }, 'attempt failed');
     const transition = await store.finishAttempt(run.runId, data.stepId, outcome, record, { retryDelayMs: record.retryDelayMs });
     await applyTransition(deps, run.runId, transition);
-  };
+  }
 }

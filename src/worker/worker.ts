@@ -168,10 +168,9 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     {
       keys,
       workerId,
-      // A handler with its own estimate may need a reservation: its steps are claimed after admission.
-      plainHandlers: registry.names().filter((name) => !registry.get(name).estimate),
-      // The built-in guard leaves the kill switch of attempts that hold nothing to the claim.
-      checkHalt: !options.guard,
+      // A handler with its own estimate may need a reservation: its steps are claimed after
+      // admission. A custom guard may decide anything before the claim: nothing is pre-claimed.
+      plainHandlers: options.guard ? [] : registry.names().filter((name) => !registry.get(name).estimate),
     },
     log,
   );
