@@ -1,5 +1,8 @@
 import type { EventType, ScenarioEvent } from './types.ts';
 
+/** Approximate MAXLEN of the global events stream, for every script that writes to it. */
+export const GLOBAL_EVENTS_CAP = 10_000;
+
 /** Turns a stream entry written by the scripts back into a ScenarioEvent. */
 export function parseEvent(id: string, fields: string[]): ScenarioEvent {
   const f: Record<string, string> = {};

@@ -4,6 +4,7 @@ import { runScript } from '../redis/scripts.ts';
 import type { LuaScriptName } from '../redis/lua-scripts.generated.ts';
 import type { ScenarioDef } from '../scenario/types.ts';
 import type { EventType, RunStatus } from './types.ts';
+import { GLOBAL_EVENTS_CAP } from './events.ts';
 
 /** A step the caller must now add to the queue (deterministic job id from these fields). */
 export interface EnqueueItem {
@@ -107,7 +108,7 @@ export interface RunStoreOptions {
 /** Atomic state changes of runs and steps (one Lua script each). */
 export function createRunStore(redis: RedisConnection, keys: Keys, options: RunStoreOptions = {}) {
   const workerId = options.workerId ?? '';
-  const cap = String(options.globalEventsCap ?? 10_000);
+  const cap = String(options.globalEventsCap ?? GLOBAL_EVENTS_CAP);
 
   /** Keys and arguments of an engine script: the run's standard keys and arguments first. */
   function invocation(runId: string, args: (string | number)[], extraKeys: string[] = []): ScriptInvocation {

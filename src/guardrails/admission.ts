@@ -12,7 +12,8 @@ import type { ScriptInvocation } from '../engine/store.ts';
 import type { CostTotals, ScenarioEvent } from '../engine/types.ts';
 import type { Reservation } from './cost.ts';
 import { toMicroUsd } from './cost.ts';
-import { GLOBAL_EVENTS_CAP, parseGuardEvents } from './events.ts';
+import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
+import { parseGuardEvents } from './events.ts';
 import type { HaltInfo } from './halt.ts';
 
 /** Who an attempt is, and which scopes it spends in. */

@@ -7,7 +7,8 @@ import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import { runScript } from '../redis/scripts.ts';
 import type { ScenarioEvent } from '../engine/types.ts';
-import { GLOBAL_EVENTS_CAP, parseGuardEvents } from './events.ts';
+import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
+import { parseGuardEvents } from './events.ts';
 
 /** Closes a service's breaker and forgets its failures; returns the state it had. */
 export async function resetBreaker(redis: RedisConnection, keys: Keys, service: string): Promise<{ before: string; events: ScenarioEvent[] }> {

@@ -5,9 +5,6 @@
  */
 import type { ScenarioEvent } from '../engine/types.ts';
 
-/** Same cap as the engine's global stream (approximate MAXLEN). */
-export const GLOBAL_EVENTS_CAP = 10_000;
-
 /** Parses the JSON events a guardrail script returned. */
 export function parseGuardEvents(raw: readonly string[] | undefined): ScenarioEvent[] {
   return (raw ?? []).map((json) => {

@@ -11,7 +11,8 @@ import { runScript } from '../redis/scripts.ts';
 import { ScenarioError } from '../errors.ts';
 import type { RunStore, TransitionResult } from '../engine/store.ts';
 import type { ScenarioEvent } from '../engine/types.ts';
-import { GLOBAL_EVENTS_CAP, parseGuardEvents } from './events.ts';
+import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
+import { parseGuardEvents } from './events.ts';
 
 /** What `halt` stored. */
 export interface HaltInfo {

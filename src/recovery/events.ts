@@ -2,8 +2,7 @@ import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { EventType } from '../engine/types.ts';
 
-/** Same cap as the engine scripts' default for the global stream. */
-export const GLOBAL_EVENTS_CAP = 10_000;
+import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
 
 export interface RecoveryEvent {
   type: Extract<EventType, `recovery.${string}`>;

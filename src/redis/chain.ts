@@ -4,9 +4,9 @@
  * so neither needs to know about the other. Used where one decision always follows another
  * on the hot path: an admitted attempt is claimed at once (src/guardrails/admission.ts).
  */
-import { createHash } from 'node:crypto';
 import type { RedisConnection } from './connection.ts';
 import { luaScripts, type LuaScriptName } from './lua-scripts.generated.ts';
+import { evalLua, luaFunction, luaSha, SLICE_LUA } from './scripts.ts';
 import type { ScriptInvocation } from '../engine/store.ts';
 
 const chained = new Map<string, { lua: string; sha: string }>();
@@ -19,16 +19,12 @@ function chainLua(first: LuaScriptName, second: LuaScriptName): { lua: string; s
     const lua = [
       'local n = #ARGV',
       'local nk, na = tonumber(ARGV[n - 1]), tonumber(ARGV[n])',
-      'local function slice(t, from, to) local r = {} for i = from, to do r[#r + 1] = t[i] end return r end',
-      'local first = (function(KEYS, ARGV)',
-      luaScripts[first].lua,
-      'end)(slice(KEYS, 1, nk), slice(ARGV, 1, na))',
+      SLICE_LUA,
+      `local first = (${luaFunction(luaScripts[first].lua)})(slice(KEYS, 1, nk), slice(ARGV, 1, na))`,
       'if first[1] ~= 1 then return {first, false} end',
-      'return {first, (function(KEYS, ARGV)',
-      luaScripts[second].lua,
-      'end)(slice(KEYS, nk + 1, #KEYS), slice(ARGV, na + 1, n - 2))}',
+      `return {first, (${luaFunction(luaScripts[second].lua)})(slice(KEYS, nk + 1, #KEYS), slice(ARGV, na + 1, n - 2))}`,
     ].join('\n');
-    entry = { lua, sha: createHash('sha1').update(lua).digest('hex') };
+    entry = { lua, sha: luaSha(lua) };
     chained.set(name, entry);
   }
   return entry;
@@ -39,13 +35,7 @@ export async function runChained(redis: RedisConnection, first: LuaScriptName, f
   if (firstCall.keys.length !== luaScripts[first].numberOfKeys || secondCall.keys.length !== luaScripts[second].numberOfKeys) {
     throw new Error(`chained scripts ${first} and ${second} take ${luaScripts[first].numberOfKeys} and ${luaScripts[second].numberOfKeys} keys`);
   }
-  const { lua, sha } = chainLua(first, second);
   const keys = [...firstCall.keys, ...secondCall.keys];
   const args = [...firstCall.args, ...secondCall.args, firstCall.keys.length, firstCall.args.length];
-  try {
-    return (await redis.evalsha(sha, keys.length, ...keys, ...args)) as [unknown, unknown];
-  } catch (e) {
-    if (!(e instanceof Error && e.message.startsWith('NOSCRIPT'))) throw e;
-    return (await redis.eval(lua, keys.length, ...keys, ...args)) as [unknown, unknown];
-  }
+  return (await evalLua(redis, chainLua(first, second), keys.length, [...keys, ...args])) as [unknown, unknown];
 }

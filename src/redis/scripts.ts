@@ -2,26 +2,38 @@ import { createHash } from 'node:crypto';
 import type { RedisConnection } from './connection.ts';
 import { luaScripts, type LuaScriptName } from './lua-scripts.generated.ts';
 
-const shas = new Map<LuaScriptName, string>(
-  (Object.keys(luaScripts) as LuaScriptName[]).map((name) => [name, createHash('sha1').update(luaScripts[name].lua).digest('hex')]),
-);
+/** The SHA1 Redis names a script by. */
+export function luaSha(lua: string): string {
+  return createHash('sha1').update(lua).digest('hex');
+}
 
-/**
- * Runs a generated Lua script by SHA (content-addressed, so a deploy never runs a stale
- * script), loading it once on NOSCRIPT. Checks the key count against the file name.
- */
+const shas = new Map<LuaScriptName, string>((Object.keys(luaScripts) as LuaScriptName[]).map((name) => [name, luaSha(luaScripts[name].lua)]));
+
+/** Runs a script by SHA (content-addressed, so a deploy never runs a stale one), loading it on NOSCRIPT. */
+export async function evalLua(redis: RedisConnection, script: { lua: string; sha: string }, numberOfKeys: number, args: (string | number | Buffer)[]): Promise<unknown> {
+  try {
+    return await redis.evalsha(script.sha, numberOfKeys, ...args);
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith('NOSCRIPT')) return redis.eval(script.lua, numberOfKeys, ...args);
+    throw e;
+  }
+}
+
+/** Runs a generated Lua script. Checks the key count against the file name. */
 export async function runScript(redis: RedisConnection, name: LuaScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
   const script = luaScripts[name];
   if (keys.length !== script.numberOfKeys) {
     throw new Error(`script ${name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
   }
-  const sha = shas.get(name) as string;
-  try {
-    return await redis.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (e) {
-    if (e instanceof Error && e.message.startsWith('NOSCRIPT')) {
-      return redis.eval(script.lua, keys.length, ...keys, ...args);
-    }
-    throw e;
-  }
+  return evalLua(redis, { lua: script.lua, sha: shas.get(name) as string }, keys.length, [...keys, ...args]);
+}
+
+/**
+ * Lua that composes scripts: `slice(t, from, to)`, and a script's text as a function of its
+ * own KEYS and ARGV (the parameters shadow the globals), so scripts written alone run as
+ * parts of one (src/redis/chain.ts, src/worker/fused-completion.ts).
+ */
+export const SLICE_LUA = 'local function slice(t, from, to) local r = {} for i = from, to do r[#r + 1] = t[i] end return r end';
+export function luaFunction(lua: string): string {
+  return `function(KEYS, ARGV)\n${lua}\nend`;
 }

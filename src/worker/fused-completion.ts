@@ -20,14 +20,14 @@
  * changes it) and only on a standalone Redis. Otherwise every step takes the portable path,
  * with the same results. SQ_FUSED_COMPLETION=0 turns it off.
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import { luaScripts } from '../redis/lua-scripts.generated.ts';
-import { runScript } from '../redis/scripts.ts';
+import { evalLua, luaFunction, luaSha, runScript, SLICE_LUA } from '../redis/scripts.ts';
 import type { ScriptInvocation } from '../engine/store.ts';
+import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
 
 /** sha1 of BullMQ moveToFinished texts this composition was verified against → BullMQ version. */
 export const VERIFIED_MOVE_TO_FINISHED = new Map([['69666e69dd5621df59067a03de685e55a486560d', '6.7.0']]);
@@ -68,11 +68,6 @@ export interface FusedCompletionOptions {
    * without a reservation and leaves the kill switch to the claim, which checks it.
    */
   readonly plainHandlers: readonly string[];
-  readonly globalEventsCap?: number;
-}
-
-function sha1(text: string): string {
-  return createHash('sha1').update(text).digest('hex');
 }
 
 /** A Lua string literal for any text. */
@@ -96,11 +91,11 @@ function runKeysLua(keys: Keys): string {
 function compose(bullLua: string, options: FusedCompletionOptions): string {
   const plain = options.plainHandlers.map((h) => `[${luaString(h)}] = true`).join(', ');
   const control = luaString(options.keys.control);
-  const cap = luaString(String(options.globalEventsCap ?? 10_000));
+  const cap = luaString(String(GLOBAL_EVENTS_CAP));
   return [
     'local n = #ARGV',
     'local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
-    'local function slice(t, from, to) local r = {} for i = from, to do r[#r + 1] = t[i] end return r end',
+    SLICE_LUA,
     "local function errText(e) if type(e) == 'table' then return tostring(e.err or e) end return tostring(e) end",
     runKeysLua(options.keys),
     'local engine = false',
@@ -109,14 +104,10 @@ function compose(bullLua: string, options: FusedCompletionOptions): string {
     '  for i = 2, na do argv[#argv + 1] = ARGV[i] end',
     // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
     // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
-    '  local ok, answer = pcall(function(KEYS, ARGV)',
-    luaScripts.finishAttempt.lua,
-    '  end, runKeys(ARGV[1]), argv)',
+    `  local ok, answer = pcall(${luaFunction(luaScripts.finishAttempt.lua)}, runKeys(ARGV[1]), argv)`,
     "  if ok then engine = answer else engine = 'ERR:' .. errText(answer) end",
     'end',
-    'local bull = (function(KEYS, ARGV)',
-    bullLua,
-    'end)(KEYS, slice(ARGV, na + 1, n - 3))',
+    `local bull = (${luaFunction(bullLua)})(KEYS, slice(ARGV, na + 1, n - 3))`,
     'if bull == nil then bull = false end',
     `local PLAIN = {${plain}}`,
     'local function claimNext(job, jobId)',
@@ -135,9 +126,7 @@ function compose(bullLua: string, options: FusedCompletionOptions): string {
     `  k[11] = ${luaString(options.keys.guard.halt)}`,
     "  local scenario = redis.call('HGET', k[1], 'scenario') or ''",
     `  local argv = {d.runId, NOW_MS, WORKER_ID, ${control}, ${cap}, d.stepId, tostring(d.attempt), '1', scenario}`,
-    '  return {jobId, (function(KEYS, ARGV)',
-    luaScripts.startAttempt.lua,
-    '  end)(k, argv)}',
+    `  return {jobId, (${luaFunction(luaScripts.startAttempt.lua)})(k, argv)}`,
     'end',
     'local claim = false',
     "if type(bull) == 'table' and type(bull[1]) == 'table' and #bull[1] > 0 then",
@@ -155,7 +144,7 @@ export function fusedCompletionUnavailable(client: RedisConnection): string | un
   const scripts = (client as ScriptClient).scriptsSet ?? {};
   const name = Object.keys(scripts).find((k) => k.startsWith('moveToFinished:'));
   if (!name) return 'BullMQ moveToFinished is not registered on this connection';
-  if (!VERIFIED_MOVE_TO_FINISHED.has(sha1(scripts[name].lua))) return `BullMQ ${name.split(':')[1]} moveToFinished is not one this composition was verified against`;
+  if (!VERIFIED_MOVE_TO_FINISHED.has(luaSha(scripts[name].lua))) return `BullMQ ${name.split(':')[1]} moveToFinished is not one this composition was verified against`;
   return undefined;
 }
 
@@ -170,7 +159,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   const scripts = redis.scriptsSet as Record<string, { lua: string }>;
   const name = Object.keys(scripts).find((k) => k.startsWith('moveToFinished:')) as string;
   const lua = compose(scripts[name].lua, options);
-  const sha = sha1(lua);
+  const script = { lua, sha: luaSha(lua) };
   const original = redis[name] as Command;
   const deferred = new Map<string, Deferred>();
   const claims = new Map<string, unknown>();
@@ -199,12 +188,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     const all = [...bullArgs.slice(0, BULL_KEYS), ...args, ...bullArgv, options.workerId, Date.now(), args.length] as (string | number | Buffer)[];
     let raw: [unknown, unknown, [string, unknown] | string | null];
     try {
-      try {
-        raw = (await redis.evalsha(sha, BULL_KEYS, ...all)) as typeof raw;
-      } catch (e) {
-        if (!(e instanceof Error && e.message.startsWith('NOSCRIPT'))) throw e;
-        raw = (await redis.eval(lua, BULL_KEYS, ...all)) as typeof raw;
-      }
+      raw = (await evalLua(redis, script, BULL_KEYS, all)) as typeof raw;
     } catch (e) {
       if (finish) {
         // BullMQ retries its completion after a connection error: the finish goes with the
