@@ -124,8 +124,8 @@ function compose(bullLua: string, options: FusedCompletionOptions): string {
     "  local uses = redis.call('HGET', k[3], 'p|' .. d.stepId)",
     '  if not uses or not PLAIN[uses] then return false end',
     `  k[11] = ${luaString(options.keys.guard.halt)}`,
-    "  local scenario = redis.call('HGET', k[1], 'scenario') or ''",
-    `  local argv = {d.runId, NOW_MS, WORKER_ID, ${control}, ${cap}, d.stepId, tostring(d.attempt), '1', scenario}`,
+    // '' = the run's scenario, read with the run's status (startAttempt).
+    `  local argv = {d.runId, NOW_MS, WORKER_ID, ${control}, ${cap}, d.stepId, tostring(d.attempt), '1', ''}`,
     `  return {jobId, (${luaFunction(luaScripts.startAttempt.lua)})(k, argv)}`,
     'end',
     'local claim = false',

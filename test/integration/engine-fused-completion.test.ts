@@ -9,6 +9,7 @@ import { startEngine, type Engine } from '../support/engine.ts';
 import { luaScripts } from '../../src/redis/lua-scripts.generated.ts';
 import { fusedCompletionUnavailable, VERIFIED_MOVE_TO_FINISHED } from '../../src/worker/fused-completion.ts';
 import type { RedisConnection } from '../../src/redis/connection.ts';
+import { createKeys } from '../../src/redis/keys.ts';
 
 const t = useTestRedis('fused-completion');
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
@@ -137,5 +138,18 @@ ${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: noop, cost: { call
     expect(run!.summary.status).toBe('succeeded');
     expect(run!.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
     expect(counts).toMatchObject({ admitAndClaim: 6, admitAttempt: 0, startAttempt: 0 });
+  });
+
+  it("a large run's steps hash is kept a hash table (no field-by-field scans); a small run's stays compact", async () => {
+    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+    const keys = createKeys(t.prefix);
+    const large = await engine.run(WIDE);
+    const small = await engine.run('name: small\nsteps:\n  - { id: a, uses: noop }\n  - { id: b, uses: noop, needs: [a] }\n');
+    expect([large.summary.status, small.summary.status]).toEqual(['succeeded', 'succeeded']);
+    expect(await t.redis.object('ENCODING', keys.runSteps(large.summary.runId))).toBe('hashtable');
+    // 'ziplist' before Redis 7.
+    expect(['listpack', 'ziplist']).toContain(await t.redis.object('ENCODING', keys.runSteps(small.summary.runId)));
+    // The marker that keeps the encoding is no step's field.
+    expect(large.summary.steps.map((s) => s.id)).not.toContain('_encoding');
   });
 });

@@ -48,6 +48,12 @@ for group, list in pairs(members) do
   dagFields[#dagFields + 1] = 'g|' .. group; dagFields[#dagFields + 1] = table.concat(list, ',')
 end
 hsetBatched(K_DAG, dagFields)
+-- The steps hash takes up to 8 fields per step and every attempt reads and writes a few. Redis
+-- keeps a hash of up to hash-max-listpack-entries fields (128, or 512 on Debian) with short
+-- values as a listpack, which it scans field by field on every access: a run of 100 steps spent
+-- more of its script time there than anywhere else. A value longer than hash-max-listpack-value
+-- (64 bytes) makes Redis keep the hash as a hash table; small runs stay compact.
+if n > 16 then stepFields[#stepFields + 1] = '_encoding'; stepFields[#stepFields + 1] = string.rep('-', 72) end
 hsetBatched(K_STEPS, stepFields)
 
 local g = tonumber(ARGV[idx])

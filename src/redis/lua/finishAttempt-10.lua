@@ -29,7 +29,7 @@ local _, coe = static(sid)
 local continued = coe and outcome ~= 'succeeded' and outcome ~= 'cancelled'
 local data = nil
 if ARGV[12] ~= '' then data = {kind = ARGV[12], message = ARGV[13]} end
-local blocking = finishStep(sid, outcome, '', continued, tonumber(attempt), data)
+local blocking = finishStep(sid, outcome, '', continued, attempt, data, 'running')
 local pending = {{sid, blocking}}
 if blocking and (outcome == 'failed' or outcome == 'timed_out') then
   for _, p in ipairs(abortForFailFast()) do pending[#pending + 1] = p end

@@ -2,7 +2,8 @@
   Claims one attempt of a step for this worker: queued/retrying -> running.
   A `running` step with the same attempt is a redelivery after a stall and is taken over.
   KEYS[1..10] as in includes/run-state.lua; KEYS[11] the kill-switch hash (guardrails).
-  ARGV[6] stepId, ARGV[7] attempt, ARGV[8] '1' to check the kill switch here, ARGV[9] scenario.
+  ARGV[6] stepId, ARGV[7] attempt, ARGV[8] '1' to check the kill switch here, ARGV[9] scenario
+  ('' = the run's).
   The guard leaves the kill switch to this script for attempts that hold nothing (no service,
   nothing reserved): it is all admitAttempt would check for them, and here it is atomic with
   the claim, one round trip less per step.
@@ -14,12 +15,15 @@
 --- @include "run-state"
 
 local sid, attempt = ARGV[6], ARGV[7]
-local run = redis.call('HMGET', K_RUN, 'status', 'deadline')
+local run = redis.call('HMGET', K_RUN, 'status', 'deadline', 'scenario')
 local rs = run[1]
+STATUS = rs
 if not rs then return result(0, 'run_missing') end
 if rs ~= 'queued' and rs ~= 'running' then return result(0, 'run_' .. rs) end
 if ARGV[8] == '1' then
-  local halt = redis.call('HMGET', KEYS[11], '*', 'scenario:' .. ARGV[9])
+  local scenario = ARGV[9]
+  if scenario == '' then scenario = run[3] or '' end
+  local halt = redis.call('HMGET', KEYS[11], '*', 'scenario:' .. scenario)
   if halt[1] or halt[2] then return result(4, halt[1] or halt[2]) end
 end
 local deadline = tonumber(run[2])
@@ -38,19 +42,20 @@ if group ~= '' then
     if NOW >= groupDeadline then return result(3, group) end
   else
     groupDeadline = NOW + tonumber(redis.call('HGET', K_GRP, 'to|' .. group))
-    redis.call('HSET', K_GRP, 'start|' .. group, NOW, 'dl|' .. group, groupDeadline)
+    redis.call('HSET', K_GRP, 'start|' .. group, NOW_S, 'dl|' .. group, groupDeadline)
     newGroup = group
   end
 end
 
 if rs == 'queued' then
-  redis.call('HSET', K_RUN, 'status', 'running', 'startedAt', NOW)
+  redis.call('HSET', K_RUN, 'status', 'running', 'startedAt', NOW_S)
+  STATUS = 'running'
   emit('run.started', nil, nil, nil)
 end
-local fields = {'st|' .. sid, 'running', 'ts|' .. sid, NOW, 'w|' .. sid, WORKER}
-if not step[3] then fields[#fields + 1] = 't0|' .. sid; fields[#fields + 1] = NOW end
+local fields = {'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER}
+if not step[3] then fields[#fields + 1] = 't0|' .. sid; fields[#fields + 1] = NOW_S end
 redis.call('HSET', K_STEPS, unpack(fields))
 local data = nil
 if st == 'running' then data = {restart = true} end
-emit('step.started', sid, tonumber(attempt), data)
-return result(1, deadline .. '|' .. groupDeadline .. '|' .. newGroup)
+emit('step.started', sid, attempt, data)
+return result(1, run[2] .. '|' .. groupDeadline .. '|' .. newGroup)

@@ -12,19 +12,23 @@
     KEYS[8]  wait list         ready steps held back by maxParallel
     KEYS[9]  groups hash       to|g timeoutMs, start|g, dl|g
     KEYS[10] active runs zset
-  ARGV[1] runId, ARGV[2] now (ms), ARGV[3] workerId ('' for clients), ARGV[4] control channel,
-  ARGV[5] global stream cap; script-specific arguments follow.
+  ARGV[1] runId, ARGV[2] now (ms, an integer), ARGV[3] workerId ('' for clients), ARGV[4] control
+  channel, ARGV[5] global stream cap; script-specific arguments follow.
+
+  Costs that add up at thousands of steps a second: numbers written back to Redis are passed as
+  the strings they came in as (NOW_S; formatting a Lua number goes through printf), and the run's
+  status is read once per script (runStatus) and kept current by the writes here.
 ]]
 local K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_EV, K_GEV, K_WAIT, K_GRP, K_ACTIVE = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local RUN_ID, NOW, WORKER, CHANNEL, GLOBAL_CAP = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local RUN_ID, NOW, NOW_S, WORKER, CHANNEL, GLOBAL_CAP = ARGV[1], tonumber(ARGV[2]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
 local EMITTED = {}
 local TO_ENQUEUE = {}
 local TO_ABORT = {}
 
 local function emit(etype, sid, attempt, data)
-  local f = {'type', etype, 'ts', tostring(NOW), 'runId', RUN_ID}
+  local f = {'type', etype, 'ts', NOW_S, 'runId', RUN_ID}
   if sid then f[#f + 1] = 'stepId'; f[#f + 1] = sid end
   if attempt then f[#f + 1] = 'attempt'; f[#f + 1] = tostring(attempt) end
   if WORKER ~= '' then f[#f + 1] = 'workerId'; f[#f + 1] = WORKER end
@@ -79,18 +83,23 @@ local function blocks(st, reason, continued)
   return st == 'failed' or st == 'timed_out' or st == 'cancelled'
 end
 
--- Moves a step to a terminal status and returns whether it blocks its dependents.
-local function finishStep(sid, st, reason, continued, attempt, data)
-  local prev = sget('st', sid)
+-- Moves a step to a terminal status and returns whether it blocks its dependents. `prev`, the
+-- step's status, is read here unless the caller has it.
+local function finishStep(sid, st, reason, continued, attempt, data, prev)
+  if prev == nil then prev = sget('st', sid) end
   if isActive(prev) then redis.call('HINCRBY', K_RUN, 'inflight', -1) end
   redis.call('HINCRBY', K_RUN, 'open', -1)
-  local fields = {'st|' .. sid, st, 't1|' .. sid, NOW}
-  if reason and reason ~= '' then fields[#fields + 1] = 'r|' .. sid; fields[#fields + 1] = reason end
-  if continued then fields[#fields + 1] = 'c|' .. sid; fields[#fields + 1] = '1' end
+  local fields = {'st|' .. sid, st, 't1|' .. sid, NOW_S}
+  local ev = data
+  if reason and reason ~= '' then
+    fields[#fields + 1] = 'r|' .. sid; fields[#fields + 1] = reason
+    ev = ev or {}; ev['reason'] = reason
+  end
+  if continued then
+    fields[#fields + 1] = 'c|' .. sid; fields[#fields + 1] = '1'
+    ev = ev or {}; ev['continued'] = true
+  end
   redis.call('HSET', K_STEPS, unpack(fields))
-  local ev = data or {}
-  if reason and reason ~= '' then ev['reason'] = reason end
-  if continued then ev['continued'] = true end
   emit('step.' .. st, sid, attempt, ev)
   if (st == 'failed' or st == 'timed_out') and not continued then
     redis.call('HSET', K_RUN, 'failed', '1')
@@ -152,17 +161,24 @@ local function drain()
   end
 end
 
+local STATUS = nil
+local function runStatus()
+  if STATUS == nil then STATUS = redis.call('HGET', K_RUN, 'status') or false end
+  return STATUS
+end
+
 local function runTerminal()
-  local st = redis.call('HGET', K_RUN, 'status')
+  local st = runStatus()
   return st ~= 'queued' and st ~= 'running'
 end
 
 -- Ends the run with `status`, if it is not over yet.
 local function endRun(status, reason)
   if runTerminal() then return end
-  local fields = {'status', status, 'finishedAt', NOW}
+  local fields = {'status', status, 'finishedAt', NOW_S}
   if reason and reason ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = reason end
   redis.call('HSET', K_RUN, unpack(fields))
+  STATUS = status
   redis.call('ZREM', K_ACTIVE, RUN_ID)
   -- A finished run is kept for its retention, then Redis forgets it.
   local retention = tonumber(redis.call('HGET', K_RUN, 'retentionMs') or '0')
@@ -179,8 +195,9 @@ end
 -- Ends the run once no step is open: failed if any step failed for the verdict.
 local function finalizeIfDone()
   if runTerminal() then return end
-  if tonumber(redis.call('HGET', K_RUN, 'open')) > 0 then return end
-  if redis.call('HGET', K_RUN, 'failed') == '1' then endRun('failed', nil) else endRun('succeeded', nil) end
+  local r = redis.call('HMGET', K_RUN, 'open', 'failed')
+  if tonumber(r[1]) > 0 then return end
+  if r[2] == '1' then endRun('failed', nil) else endRun('succeeded', nil) end
 end
 
 -- Terminates every open step of `ids`: running ones get `runningStatus` and are aborted on
@@ -233,5 +250,5 @@ local function abortForFailFast()
 end
 
 local function result(code, extra)
-  return {code, TO_ENQUEUE, EMITTED, redis.call('HGET', K_RUN, 'status'), extra or ''}
+  return {code, TO_ENQUEUE, EMITTED, runStatus(), extra or ''}
 end
