@@ -2,12 +2,17 @@
  * Attempts running on this worker, so control messages (cancel, failFast, halt, deadlines)
  * and shutdown can abort them. Entries are removed in `finally` by the executor.
  */
+/** What an in-flight attempt is aborted through (an AttemptAbort, or any AbortController). */
+export interface Abortable {
+  abort(reason: unknown): void;
+}
+
 export function createInflight() {
-  const byRun = new Map<string, Map<string, AbortController>>();
+  const byRun = new Map<string, Map<string, Abortable>>();
 
   return {
-    add(runId: string, stepId: string, controller: AbortController): () => void {
-      const steps = byRun.get(runId) ?? new Map<string, AbortController>();
+    add(runId: string, stepId: string, controller: Abortable): () => void {
+      const steps = byRun.get(runId) ?? new Map<string, Abortable>();
       steps.set(stepId, controller);
       byRun.set(runId, steps);
       return () => {

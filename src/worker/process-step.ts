@@ -12,7 +12,7 @@ import { parseResult, type AttemptOutcome, type AttemptRecord, type RunStore, ty
 import type { Keys } from '../redis/keys.ts';
 import type { CostTotals } from '../engine/types.ts';
 import type { CompiledStep } from '../scenario/compile.ts';
-import { runAttempt, type AttemptResult, type Deadline } from './attempt.ts';
+import { AttemptAbort, runAttempt, type AttemptResult, type Deadline } from './attempt.ts';
 import { resolveSecrets, templateSecrets, type AttemptGuard, type GuardLease } from './guard.ts';
 import { observeAttempt, observeWait, usageTotals, type WorkerObserver } from './observer.ts';
 import type { CachedRun, RunCache } from './run-cache.ts';
@@ -72,8 +72,8 @@ function readsAreAvailable(step: CompiledStep, raw: Record<string, { status: str
 /** A claim made before the processor ran (src/worker/fused-completion.ts), and what holds it. */
 interface Preclaim {
   readonly claim: TransitionResult;
-  /** Registered in `inflight` since the claim; the attempt's external signal. */
-  readonly external?: AbortController;
+  /** Registered in `inflight` since the claim; the attempt's abort. */
+  readonly abort?: AttemptAbort;
   readonly release?: () => void;
   /** The claim was used or given back: nothing to undo on failure. */
   settled: boolean;
@@ -120,11 +120,13 @@ export function createStepProcessor(deps: StepProcessorDeps) {
   function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: Logger, lease: GuardLease, secrets: Record<string, string>) {
     const evaluated = new Map<string, ReturnType<typeof compileExpression>>();
     let log: Logger | undefined;
-    return (signal: AbortSignal, usage: Usage[]): HandlerContext => ({
+    return (abort: AttemptAbort, usage: Usage[]): HandlerContext => ({
       runId: run.runId,
       stepId: step.def.id,
       attempt: data.attempt,
-      signal,
+      get signal() {
+        return abort.signal;
+      },
       // Built on first use: a capturing logger is a pino instance, and most handlers never log.
       get log() {
         return (log ??= captureAttemptLog(attemptLog, { redis: deps.redis, key: deps.keys.runLogs(run.runId), stepId: step.def.id, attempt: data.attempt, keepUntil: run.keepUntil, redact: lease.redact }));
@@ -187,9 +189,9 @@ export function createStepProcessor(deps: StepProcessorDeps) {
    */
   async function processPreclaimed(job: Job<StepJobData>, token: string | undefined, preclaimed: TransitionResult): Promise<void> {
     const { runId, stepId, attempt } = job.data;
-    const external = new AbortController();
-    const remove = deps.inflight.add(runId, stepId, external);
-    const held: Preclaim = { claim: preclaimed, external, settled: false, release: remove };
+    const abort = new AttemptAbort();
+    const remove = deps.inflight.add(runId, stepId, abort);
+    const held: Preclaim = { claim: preclaimed, abort, settled: false, release: remove };
     try {
       await runStep(job, token, held);
     } catch (e) {
@@ -272,8 +274,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
 
     const startedAt = Date.now();
     const observed = observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service, gatedMock: lease.mock && !run.mock }, attemptLog);
-    const external = preclaimed === held?.claim && held?.external ? held.external : new AbortController();
-    const release = external === held?.external ? (held.release ?? (() => undefined)) : deps.inflight.add(run.runId, data.stepId, external);
+    const abort = preclaimed === held?.claim && held?.abort ? held.abort : new AttemptAbort();
+    const release = abort === held?.abort ? (held.release ?? (() => undefined)) : deps.inflight.add(run.runId, data.stepId, abort);
     let result: AttemptResult;
     try {
       result =
@@ -283,8 +285,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
               handler: isolate(deps.registry.get(step.def.uses), step.def, { handlersModule: deps.handlersModule, scope }),
               input,
               deadlines: deadlinesOf(run, step, startedAt, Number(groupDeadline)),
-              external: external.signal,
-              externalController: external,
+              abort,
               log: attemptLog,
               context: handlerContext(run, step, data, job, prepared, attemptLog, lease, secrets),
             });
