@@ -13,11 +13,14 @@
  * How: after BullMQ registered its scripts on the worker's connection, the connection's
  * `moveToFinished:<version>` command is wrapped. A processor `defer`s its finish under the job
  * id and returns; BullMQ completes the job and the wrapper sends the composed script instead.
- * The claim it made for the next job waits in `takeClaim` for that job's processor.
+ * The claim it made for the next job waits in `takeClaim` for that job's processor. BullMQ's
+ * `moveToActive` (a slot's first job, or the job that woke a waiting slot: the next step of a
+ * chain) is wrapped the same way, with the claim and no finish.
  *
- * This reads BullMQ's own script text, so it engages only for a moveToFinished whose text this
- * composition was verified against (VERIFIED_MOVE_TO_FINISHED; a test fails when an upgrade
- * changes it) and only on a standalone Redis. Otherwise every step takes the portable path,
+ * This reads BullMQ's own script texts, so it engages only for a moveToFinished (and wraps
+ * only a moveToActive) whose text this composition was verified against
+ * (VERIFIED_MOVE_TO_FINISHED, VERIFIED_MOVE_TO_ACTIVE; a test fails when an upgrade changes
+ * one) and only on a standalone Redis. Otherwise every step takes the portable path,
  * with the same results. SQ_FUSED_COMPLETION=0 turns it off.
  */
 import type { Redis } from 'ioredis';
@@ -31,8 +34,12 @@ import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
 
 /** sha1 of BullMQ moveToFinished texts this composition was verified against → BullMQ version. */
 export const VERIFIED_MOVE_TO_FINISHED = new Map([['69666e69dd5621df59067a03de685e55a486560d', '6.7.0']]);
+/** sha1 of BullMQ moveToActive texts the claim on hand-over was verified against → BullMQ version. */
+export const VERIFIED_MOVE_TO_ACTIVE = new Map([['d96ca626f1ea141b44a856b312fc636d99aa9ea9', '6.7.0']]);
 /** moveToFinished takes 14 keys; ARGV[1] is the job id. */
 const BULL_KEYS = 14;
+/** moveToActive takes 11 keys. */
+const BULL_ACTIVE_KEYS = 11;
 /** runId, now, workerId, control channel, stream cap: what every engine script takes first. */
 const STANDARD_ARGS = 5;
 /** How long a finish waits for BullMQ's retry of a completion that failed on the connection. */
@@ -70,6 +77,11 @@ export interface FusedCompletionOptions {
   readonly plainHandlers: readonly string[];
 }
 
+/** BullMQ's arguments after its keys, Lua-safe (a Lua table cannot hold nil). */
+function bullArgv(flat: readonly unknown[], keys: number): unknown[] {
+  return flat.slice(keys).map((a) => (a === undefined || a === null ? '' : a));
+}
+
 /** A Lua string literal for any text. */
 function luaString(text: string): string {
   return `"${[...Buffer.from(text, 'utf8')].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\${String(b).padStart(3, '0')}`)).join('')}"`;
@@ -83,32 +95,17 @@ function runKeysLua(keys: Keys): string {
 }
 
 /**
- * The composed script. KEYS: BullMQ's 14. ARGV: the finish's script-specific arguments after
- * the run id (na of them, 0 when no finish was deferred), BullMQ's, then workerId, now, na.
- * The engine's keys are built here from the run id: the fused path runs on standalone Redis
- * only, and ten key names per call were the largest part of encoding the command.
+ * Lua defining `claimNext(job, jobId)`: the engine's startAttempt of the job BullMQ hands over
+ * (its fields as BullMQ returns them), when its step is plain. Expects NOW_MS and WORKER_ID.
  */
-function compose(bullLua: string, options: FusedCompletionOptions): string {
+function claimLua(options: FusedCompletionOptions): string {
   const plain = options.plainHandlers.map((h) => `[${luaString(h)}] = true`).join(', ');
   const control = luaString(options.keys.control);
   const cap = luaString(String(GLOBAL_EVENTS_CAP));
   return [
-    'local n = #ARGV',
-    'local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
     SLICE_LUA,
     "local function errText(e) if type(e) == 'table' then return tostring(e.err or e) end return tostring(e) end",
     runKeysLua(options.keys),
-    'local engine = false',
-    'if na > 0 then',
-    `  local argv = {ARGV[1], NOW_MS, WORKER_ID, ${control}, ${cap}}`,
-    '  for i = 2, na do argv[#argv + 1] = ARGV[i] end',
-    // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
-    // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
-    `  local ok, answer = pcall(${luaFunction(luaScripts.finishAttempt.lua)}, runKeys(ARGV[1]), argv)`,
-    "  if ok then engine = answer else engine = 'ERR:' .. errText(answer) end",
-    'end',
-    `local bull = (${luaFunction(bullLua)})(KEYS, slice(ARGV, na + 1, n - 3))`,
-    'if bull == nil then bull = false end',
     `local PLAIN = {${plain}}`,
     'local function claimNext(job, jobId)',
     '  local name, data',
@@ -128,12 +125,56 @@ function compose(bullLua: string, options: FusedCompletionOptions): string {
     `  local argv = {d.runId, NOW_MS, WORKER_ID, ${control}, ${cap}, d.stepId, tostring(d.attempt), '1', ''}`,
     `  return {jobId, (${luaFunction(luaScripts.startAttempt.lua)})(k, argv)}`,
     'end',
-    'local claim = false',
-    "if type(bull) == 'table' and type(bull[1]) == 'table' and #bull[1] > 0 then",
+    // BullMQ answers {jobFields, jobId, limitUntil, delayUntil}; an empty table when no job.
+    'local function claimOf(bull)',
+    "  if type(bull) ~= 'table' or type(bull[1]) ~= 'table' or #bull[1] == 0 then return false end",
     '  local ok, answer = pcall(claimNext, bull[1], bull[2])',
-    "  if ok then claim = answer else claim = 'ERR:' .. errText(answer) end",
+    "  if ok then return answer end",
+    "  return 'ERR:' .. errText(answer)",
     'end',
-    'return {engine, bull, claim}',
+  ].join('\n');
+}
+
+/**
+ * The composed moveToFinished. KEYS: BullMQ's 14. ARGV: the finish's script-specific arguments
+ * after the run id (na of them, 0 when no finish was deferred), BullMQ's, then workerId, now, na.
+ * The engine's keys are built here from the run id: the fused path runs on standalone Redis
+ * only, and ten key names per call were the largest part of encoding the command.
+ */
+function composeFinished(bullLua: string, options: FusedCompletionOptions): string {
+  const control = luaString(options.keys.control);
+  const cap = luaString(String(GLOBAL_EVENTS_CAP));
+  return [
+    'local n = #ARGV',
+    'local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
+    claimLua(options),
+    'local engine = false',
+    'if na > 0 then',
+    `  local argv = {ARGV[1], NOW_MS, WORKER_ID, ${control}, ${cap}}`,
+    '  for i = 2, na do argv[#argv + 1] = ARGV[i] end',
+    // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
+    // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
+    `  local ok, answer = pcall(${luaFunction(luaScripts.finishAttempt.lua)}, runKeys(ARGV[1]), argv)`,
+    "  if ok then engine = answer else engine = 'ERR:' .. errText(answer) end",
+    'end',
+    `local bull = (${luaFunction(bullLua)})(KEYS, slice(ARGV, na + 1, n - 3))`,
+    'if bull == nil then bull = false end',
+    'return {engine, bull, claimOf(bull)}',
+  ].join('\n');
+}
+
+/**
+ * The composed moveToActive (a slot's first job, or one woken by a new job): BullMQ's script,
+ * then the claim of the job it hands over. KEYS: BullMQ's 11. ARGV: BullMQ's, workerId, now.
+ */
+function composeActive(bullLua: string, options: FusedCompletionOptions): string {
+  return [
+    'local n = #ARGV',
+    'local WORKER_ID, NOW_MS = ARGV[n - 1], ARGV[n]',
+    claimLua(options),
+    `local bull = (${luaFunction(bullLua)})(KEYS, slice(ARGV, 1, n - 2))`,
+    'if bull == nil then bull = false end',
+    'return {bull, claimOf(bull)}',
   ].join('\n');
 }
 
@@ -158,7 +199,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   const redis = client as ScriptClient;
   const scripts = redis.scriptsSet as Record<string, { lua: string }>;
   const name = Object.keys(scripts).find((k) => k.startsWith('moveToFinished:')) as string;
-  const lua = compose(scripts[name].lua, options);
+  const lua = composeFinished(scripts[name].lua, options);
   const script = { lua, sha: luaSha(lua) };
   const original = redis[name] as Command;
   const deferred = new Map<string, Deferred>();
@@ -184,8 +225,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   async function send(jobId: string, finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
     // The finish's arguments without the standard ones the script rebuilds (now, workerId, control, cap).
     const args = finish ? [finish.invocation.args[0], ...finish.invocation.args.slice(STANDARD_ARGS)] : [];
-    const bullArgv = bullArgs.slice(BULL_KEYS).map((a) => (a === undefined || a === null ? '' : a));
-    const all = [...bullArgs.slice(0, BULL_KEYS), ...args, ...bullArgv, options.workerId, Date.now(), args.length] as (string | number | Buffer)[];
+    const all = [...bullArgs.slice(0, BULL_KEYS), ...args, ...bullArgv(bullArgs, BULL_KEYS), options.workerId, Date.now(), args.length] as (string | number | Buffer)[];
     let raw: [unknown, unknown, [string, unknown] | string | null];
     try {
       raw = (await evalLua(redis, script, BULL_KEYS, all)) as typeof raw;
@@ -205,6 +245,24 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     if (raw[2]) takeAnswer(Array.isArray(raw[2]) ? raw[2][0] : '', Array.isArray(raw[2]) ? raw[2][1] : raw[2]);
     // moveToFinished answers nil when there is no next job (Lua tables cannot hold nil).
     return raw[1] === null ? undefined : raw[1];
+  }
+
+  // A slot's first job, and a job that woke a waiting slot, come from moveToActive: claimed there too.
+  const activeName = Object.keys(scripts).find((k) => k.startsWith('moveToActive:'));
+  if (activeName && VERIFIED_MOVE_TO_ACTIVE.has(luaSha(scripts[activeName].lua))) {
+    const activeLua = composeActive(scripts[activeName].lua, options);
+    const active = { lua: activeLua, sha: luaSha(activeLua) };
+    const originalActive = redis[activeName] as Command;
+    redis[activeName] = async function moveToActive(...callArgs: unknown[]) {
+      const flat = callArgs.length === 1 && Array.isArray(callArgs[0]) ? (callArgs[0] as unknown[]) : callArgs;
+      if (typeof flat[flat.length - 1] === 'function') return originalActive.apply(redis, callArgs);
+      const all = [...flat.slice(0, BULL_ACTIVE_KEYS), ...bullArgv(flat, BULL_ACTIVE_KEYS), options.workerId, Date.now()] as (string | number | Buffer)[];
+      const raw = (await evalLua(redis, active, BULL_ACTIVE_KEYS, all)) as [unknown, [string, unknown] | string | false | null];
+      if (raw[1]) takeAnswer(Array.isArray(raw[1]) ? raw[1][0] : '', Array.isArray(raw[1]) ? raw[1][1] : raw[1]);
+      return raw[0];
+    } as Command;
+  } else {
+    log.info({ moveToActive: activeName ?? 'not registered' }, 'claims on moveToActive off: a slot\'s first job claims in a call of its own');
   }
 
   redis[name] = function moveToFinished(...callArgs: unknown[]) {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { useTestRedis } from '../support/context.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { luaScripts } from '../../src/redis/lua-scripts.generated.ts';
-import { fusedCompletionUnavailable, VERIFIED_MOVE_TO_FINISHED } from '../../src/worker/fused-completion.ts';
+import { fusedCompletionUnavailable, VERIFIED_MOVE_TO_ACTIVE, VERIFIED_MOVE_TO_FINISHED } from '../../src/worker/fused-completion.ts';
 import type { RedisConnection } from '../../src/redis/connection.ts';
 import { createKeys } from '../../src/redis/keys.ts';
 
@@ -17,6 +17,7 @@ const START = sha1(luaScripts.startAttempt.lua);
 const FINISH = sha1(luaScripts.finishAttempt.lua);
 const ADMIT = sha1(luaScripts.admitAttempt.lua);
 const BULL_MOVE_TO_FINISHED = [...VERIFIED_MOVE_TO_FINISHED.keys()];
+const BULL_MOVE_TO_ACTIVE = [...VERIFIED_MOVE_TO_ACTIVE.keys()];
 
 /** The quoted arguments of one MONITOR line (`+ts [db addr] "cmd" "arg" ...`), escapes left as sent. */
 function monitorArgs(line: string): string[] {
@@ -29,7 +30,7 @@ async function countScripts(prefix: string, body: () => Promise<void>) {
   const socket = connect(Number(url.port || 6379), url.hostname);
   await once(socket, 'connect');
   socket.write('MONITOR\r\n');
-  const counts = { startAttempt: 0, finishAttempt: 0, bullMoveToFinished: 0, fused: 0, admitAttempt: 0, admitAndClaim: 0 };
+  const counts = { startAttempt: 0, finishAttempt: 0, bullMoveToFinished: 0, bullMoveToActive: 0, fused: 0, fusedActive: 0, admitAttempt: 0, admitAndClaim: 0 };
   let buffered = '';
   socket.on('data', (chunk: Buffer) => {
     const lines = (buffered + chunk.toString('latin1')).split('\r\n');
@@ -40,9 +41,11 @@ async function countScripts(prefix: string, body: () => Promise<void>) {
       if (args[1] === START) counts.startAttempt++;
       else if (args[1] === FINISH) counts.finishAttempt++;
       else if (BULL_MOVE_TO_FINISHED.includes(args[1])) counts.bullMoveToFinished++;
+      else if (BULL_MOVE_TO_ACTIVE.includes(args[1])) counts.bullMoveToActive++;
       else if (args[1] === ADMIT) counts.admitAttempt++;
       else if (args[2] === '28') counts.admitAndClaim++;
       else if (args[2] === '14' && args[3].endsWith(':wait')) counts.fused++;
+      else if (args[2] === '11' && args[3].endsWith(':wait')) counts.fusedActive++;
     }
   });
   try {
@@ -76,8 +79,11 @@ describe('round trips per step (docs/performance.md)', () => {
     const worker = new Worker('verify', null, { connection, prefix: t.prefix, autorun: false });
     try {
       await worker.waitUntilReady();
-      // Fails on a BullMQ upgrade that changes the script: review the composition, then add its sha1.
+      // Fails on a BullMQ upgrade that changes the scripts: review the compositions, then add their sha1.
       expect(fusedCompletionUnavailable(connection as RedisConnection)).toBeUndefined();
+      const scripts = (connection as unknown as { scriptsSet: Record<string, { lua: string }> }).scriptsSet;
+      const active = Object.keys(scripts).find((k) => k.startsWith('moveToActive:')) as string;
+      expect(VERIFIED_MOVE_TO_ACTIVE.has(sha1(scripts[active].lua))).toBe(true);
     } finally {
       await worker.close();
       connection.disconnect();
@@ -104,12 +110,15 @@ describe('round trips per step (docs/performance.md)', () => {
     // Each step was claimed once: separately, or inside the script BullMQ handed its job over with.
     const started = run!.events.filter((e) => e.type === 'step.started');
     expect(started).toHaveLength(26);
-    // Only a slot's first job (moveToActive), the `if` step and the steps with dependents take
-    // round trips of their own; every other job is completed, finished and followed by a claim in one.
-    expect(counts.startAttempt).toBeLessThanOrEqual(8);
+    // Only the `if` step claims in a call of its own, and only the steps with dependents finish
+    // in one; every other job is completed, finished and followed by a claim in one call, and a
+    // slot's first job (moveToActive) is claimed as it is handed over.
+    expect(counts.startAttempt).toBe(1);
     expect(counts.finishAttempt).toBeLessThanOrEqual(2);
     expect(counts.bullMoveToFinished).toBe(0);
+    expect(counts.bullMoveToActive).toBe(0);
     expect(counts.fused).toBeGreaterThanOrEqual(24);
+    expect(counts.fusedActive).toBeGreaterThanOrEqual(1);
   });
 
   it('SQ_FUSED_COMPLETION=0: every step claims and finishes in calls of its own, with the same verdict', async () => {
@@ -120,7 +129,7 @@ describe('round trips per step (docs/performance.md)', () => {
       run = await engine!.run(WIDE);
     });
     expect(run!.summary.status).toBe('succeeded');
-    expect(counts).toMatchObject({ startAttempt: 26, finishAttempt: 26, fused: 0 });
+    expect(counts).toMatchObject({ startAttempt: 26, finishAttempt: 26, fused: 0, fusedActive: 0 });
     expect(counts.bullMoveToFinished).toBeGreaterThanOrEqual(24);
   });
 
