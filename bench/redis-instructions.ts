@@ -1,0 +1,97 @@
+/**
+ * Redis CPU per no-op step as instructions counted by callgrind: the same workloads as the
+ * throughput item (raw BullMQ jobs, scenario-queue steps 100 to a run, concurrency 8), but a
+ * count that does not move with a shared VM's steal time, so small changes to the scripts
+ * show. Each side gets a fresh redis-server under `valgrind --tool=callgrind`, counted from
+ * resume to the last unit done (the enqueue is not counted). Needs valgrind (Debian package).
+ *
+ *   node --import tsx bench/redis-instructions.ts [--steps 2000] [--baseline-tree DIR]
+ *
+ * With --baseline-tree the other checkout's worker drains a third workload; the runs are
+ * still created by this checkout (createRun is the driver's). Progress on stderr, JSON on stdout.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { openBenchRedis } from './redis.ts';
+import { drain, onTree, rawJobs, scenarioRuns, type Workload } from './sides.ts';
+import { round } from './stats.ts';
+
+const { values } = parseArgs({ options: { steps: { type: 'string', default: '2000' }, 'baseline-tree': { type: 'string' } } });
+const steps = Number(values.steps);
+if (!Number.isInteger(steps) || steps < 100) {
+  process.stderr.write(`--steps must be an integer of at least 100, got ${values.steps}\n`);
+  process.exit(2);
+}
+try {
+  execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+} catch {
+  process.stderr.write('valgrind is not installed (apt-get install -y --no-install-recommends valgrind)\n');
+  process.exit(2);
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Instructions Redis ran between resume and the last unit done, per step. */
+async function count(workload: Workload): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'sq-callgrind-'));
+  const port = await freePort();
+  const server = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/out`, 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  try {
+    const url = `redis://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => undefined); // refused until valgrind has the server up
+      const up = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
+      probe.disconnect();
+      if (up) break;
+      if (i > 100) throw new Error('redis-server under valgrind did not start');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const redis = await openBenchRedis(url);
+    const control = (...args: string[]) => execFileSync('callgrind_control', [...args, String(server.pid)], { stdio: 'ignore' });
+    try {
+      await drain(redis, workload, 8, {
+        beforeResume: async () => { control('-i', 'on'); control('-z'); },
+        afterDone: async () => { control('-d'); control('-i', 'off'); },
+      });
+    } finally {
+      await redis.close();
+    }
+    const dump = readdirSync(dir).find((f) => /^out\.\d+$/.test(f));
+    const totals = dump ? /^totals: (\d+)/m.exec(readFileSync(join(dir, dump), 'utf8')) : null;
+    if (!totals) throw new Error(`no callgrind dump in ${dir}`);
+    return Number(totals[1]) / workload.steps;
+  } finally {
+    server.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const workloads: Record<string, Workload> = { raw: rawJobs(steps), sq: scenarioRuns(steps, 100) };
+if (values['baseline-tree']) workloads.baseline = onTree(scenarioRuns(steps, 100), values['baseline-tree']);
+const perStep: Record<string, number> = {};
+for (const [side, workload] of Object.entries(workloads)) {
+  perStep[side] = round(await count(workload) / 1000, 1);
+  process.stderr.write(`[redis-instructions] ${side}: ${perStep[side]}k instructions per step\n`);
+}
+const result = {
+  schema: 'scenario-queue-redis-instructions/1',
+  steps,
+  thousandInstructionsPerStep: perStep,
+  ratioToRaw: round(perStep.sq / perStep.raw, 2),
+  ...(perStep.baseline ? { ratioToBaseline: round(perStep.sq / perStep.baseline, 2) } : {}),
+};
+process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
