@@ -31,8 +31,20 @@ export interface TransitionResult {
 
 /** The keys and arguments one engine script is called with. */
 export interface ScriptInvocation {
-  keys: string[];
-  args: (string | number)[];
+  readonly keys: string[];
+  readonly args: (string | number)[];
+}
+
+/** Keys built on first read: a finish sent inside BullMQ's completion never sends them. */
+class Invocation implements ScriptInvocation {
+  private built: string[] | undefined;
+  constructor(
+    private readonly buildKeys: () => string[],
+    readonly args: (string | number)[],
+  ) {}
+  get keys(): string[] {
+    return (this.built ??= this.buildKeys());
+  }
 }
 
 export type AttemptOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'retry';
@@ -112,7 +124,7 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
 
   /** Keys and arguments of an engine script: the run's standard keys and arguments first. */
   function invocation(runId: string, args: (string | number)[], extraKeys: string[] = []): ScriptInvocation {
-    return { keys: [...keys.runScriptKeys(runId), ...extraKeys], args: [runId, Date.now(), workerId, keys.control, cap, ...args] };
+    return new Invocation(() => [...keys.runScriptKeys(runId), ...extraKeys], [runId, Date.now(), workerId, keys.control, cap, ...args]);
   }
 
   async function call(name: LuaScriptName, runId: string, args: (string | number)[], extraKeys: string[] = []) {

@@ -223,12 +223,21 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   }
 
   async function send(jobId: string, finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
-    // The finish's arguments without the standard ones the script rebuilds (now, workerId, control, cap).
-    const args = finish ? [finish.invocation.args[0], ...finish.invocation.args.slice(STANDARD_ARGS)] : [];
-    const all = [...bullArgs.slice(0, BULL_KEYS), ...args, ...bullArgv(bullArgs, BULL_KEYS), options.workerId, Date.now(), args.length] as (string | number | Buffer)[];
+    // BullMQ's keys, the finish's arguments without the standard ones the script rebuilds (now,
+    // workerId, control, cap), BullMQ's arguments, then workerId, now and the finish's count.
+    const all: unknown[] = bullArgs.slice(0, BULL_KEYS);
+    let na = 0;
+    if (finish) {
+      const fargs = finish.invocation.args;
+      all.push(fargs[0]);
+      for (let i = STANDARD_ARGS; i < fargs.length; i++) all.push(fargs[i]);
+      na = fargs.length - STANDARD_ARGS + 1;
+    }
+    for (let i = BULL_KEYS; i < bullArgs.length; i++) all.push(bullArgs[i] ?? '');
+    all.push(options.workerId, Date.now(), na);
     let raw: [unknown, unknown, [string, unknown] | string | null];
     try {
-      raw = (await evalLua(redis, script, BULL_KEYS, all)) as typeof raw;
+      raw = (await evalLua(redis, script, BULL_KEYS, all as (string | number | Buffer)[])) as typeof raw;
     } catch (e) {
       if (finish) {
         // BullMQ retries its completion after a connection error: the finish goes with the
