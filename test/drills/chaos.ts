@@ -36,13 +36,23 @@ export async function killWhile<T>(
     while (!done && !ctx.signal.aborted) {
       await Promise.race([sleep(everyMs * (0.75 + Math.random() * 0.5)), settled.catch(() => {})]);
       if (done || live.length === 0) continue;
-      const steps = await client.redis.hgetall(client.keys.runSteps(runId));
+      let steps = await client.redis.hgetall(client.keys.runSteps(runId));
       const runningOn = (w: WorkerProcess) =>
         Object.keys(steps)
           .filter((f) => f.startsWith('st|') && steps[f] === 'running' && steps[`w|${f.slice(3)}`] === w.workerId)
           .map((f) => ({ stepId: f.slice(3), attempt: Number(steps[`a|${f.slice(3)}`]) }));
-      // With preferBusy, a worker that has steps running is chosen when there is one.
-      const busy = workers.preferBusy ? live.filter((w) => runningOn(w).length > 0) : [];
+      // With preferBusy, a worker that has steps running is chosen when there is one. Until a
+      // kill has landed on work in flight, a kill that finds none (a call ended, the next waits
+      // for its permit) waits up to another interval for one: the drill must kill a call at
+      // least once, but killing every call would starve the run.
+      let busy = workers.preferBusy ? live.filter((w) => runningOn(w).length > 0) : [];
+      const mustLand = workers.preferBusy && kills.every((k) => k.running.length === 0);
+      for (const until = Date.now() + everyMs; mustLand && busy.length === 0 && !done && Date.now() < until; ) {
+        await sleep(25);
+        steps = await client.redis.hgetall(client.keys.runSteps(runId));
+        busy = live.filter((w) => runningOn(w).length > 0);
+      }
+      if (done) continue;
       const pool = busy.length > 0 ? busy : live;
       const victim = pool[Math.floor(Math.random() * pool.length)];
       live.splice(live.indexOf(victim), 1);
