@@ -8,7 +8,7 @@ export const STEP_QUEUE = 'steps';
 export interface Keys {
   readonly prefix: string;
   run(runId: string): string;
-  /** The 10 keys every engine script takes, in the order of includes/run-state.lua. */
+  /** The 10 keys every engine script takes, in the order of includes/run-core.lua. */
   runScriptKeys(runId: string): string[];
   runEvents(runId: string): string;
   runOutputs(runId: string): string;

@@ -1,6 +1,6 @@
 --[[
   Creates a run and queues its root steps, atomically.
-  KEYS[1..10] as in includes/run-state.lua; KEYS[11] runs index zset (by creation time).
+  KEYS[1..10] as in includes/run-core.lua; KEYS[11] runs index zset (by creation time).
   ARGV[6]  run meta JSON (flat object of strings/numbers written to the run hash)
   ARGV[7]  number of steps S, then S quads: stepId, static ("<hasIf><coe>|<group>|<deps csv>"), needs count,
            and the handler of a plain step ('' otherwise: it has an `if`, a service, credentials or a

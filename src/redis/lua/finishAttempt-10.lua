@@ -2,7 +2,7 @@
   Records the end of an attempt and advances the run: retry, or terminal status, then
   readiness of dependents, maxParallel admission, failFast and the run verdict.
   A result for a step that is no longer running this attempt is discarded (late result).
-  KEYS as in includes/run-state.lua.
+  KEYS as in includes/run-core.lua.
   ARGV[6] stepId, ARGV[7] attempt, ARGV[8] outcome: succeeded|failed|timed_out|cancelled|retry
   ARGV[9] output JSON ('' when none), ARGV[10] attempt record JSON,
   ARGV[11] retry delay ms, ARGV[12] error kind ('' on success), ARGV[13] error message

@@ -1,7 +1,7 @@
 --[[
   Applies credential gates decided at enqueue (SPEC §10): mode `run` skips the whole run
   (status skipped); mode `steps` skips or fails the listed steps and advances the run.
-  KEYS as in includes/run-state.lua. ARGV[6] mode run|steps, ARGV[7] message,
+  KEYS as in includes/run-core.lua. ARGV[6] mode run|steps, ARGV[7] message,
   ARGV[8] JSON [{id, action: skip|fail, message, missing: [names]}] (mode steps)
   Returns {code, toEnqueue, emitted, runStatus, ''}; code 0 when the run is over.
 ]]

@@ -2,7 +2,7 @@
   Ends a run `halted` for the kill switch (SPEC §11). In mode `idle` only when none of its
   steps is running (in-flight attempts finish first); `skipStep` is the step whose job the
   caller holds, which counts as idle. In mode `abort` running steps are aborted at once.
-  KEYS as in includes/run-state.lua. ARGV[6] message, ARGV[7] scenario ('' = any),
+  KEYS as in includes/run-core.lua. ARGV[6] message, ARGV[7] scenario ('' = any),
   ARGV[8] mode idle|abort, ARGV[9] step id the caller holds ('' = none)
   Returns {code, {}, emitted, runStatus, extra}: 1 ended, 2 busy (a step is running),
   0 nothing to do (extra says why).

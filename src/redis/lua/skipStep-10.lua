@@ -1,6 +1,6 @@
 --[[
   Skips a queued step whose `if` was false (or whose credentials are missing) and advances the run.
-  KEYS as in includes/run-state.lua. ARGV[6] stepId, ARGV[7] attempt, ARGV[8] reason, ARGV[9] data JSON
+  KEYS as in includes/run-core.lua. ARGV[6] stepId, ARGV[7] attempt, ARGV[8] reason, ARGV[9] data JSON
   Returns {code, toEnqueue, emitted, runStatus, ''}; code 0 = discarded (not queued any more).
 ]]
 --- @include "run-state"

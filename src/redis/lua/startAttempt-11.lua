@@ -1,7 +1,7 @@
 --[[
   Claims one attempt of a step for this worker: queued/retrying -> running.
   A `running` step with the same attempt is a redelivery after a stall and is taken over.
-  KEYS[1..10] as in includes/run-state.lua; KEYS[11] the kill-switch hash (guardrails).
+  KEYS[1..10] as in includes/run-core.lua; KEYS[11] the kill-switch hash (guardrails).
   ARGV[6] stepId, ARGV[7] attempt, ARGV[8] '1' to check the kill switch here, ARGV[9] scenario
   ('' = the run's).
   The guard leaves the kill switch to this script for attempts that hold nothing (no service,
@@ -12,7 +12,7 @@
     0 discard (extra says why), 2 run deadline passed, 3 group deadline passed (extra = group)
     4 halted, extra = the halt JSON {reason, at, scope}; nothing changed
 ]]
---- @include "run-state"
+--- @include "run-core"
 
 local sid, attempt = ARGV[6], ARGV[7]
 local run = redis.call('HMGET', K_RUN, 'status', 'deadline', 'scenario')

@@ -1,7 +1,7 @@
 --[[
   A group's deadline passed: its running steps time out, its not-started steps are cancelled,
   dependents follow (SPEC §6). The run goes on (best-effort) or aborts (failFast).
-  KEYS as in includes/run-state.lua. ARGV[6] group, ARGV[7] message
+  KEYS as in includes/run-core.lua. ARGV[6] group, ARGV[7] message
   Returns {code, toEnqueue, emitted, runStatus, ''}; code 0 when nothing was left to time out.
 ]]
 --- @include "run-state"
