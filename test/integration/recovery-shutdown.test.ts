@@ -47,9 +47,12 @@ describe('graceful shutdown (SPEC §13)', () => {
   it('SIGTERM past the grace: attempts are given back, another worker runs them without consuming an attempt, exit 0', async () => {
     client = await createClient({ redisUrl: t.url, prefix: t.prefix });
     const a = await startWorker({ redisUrl: t.url, prefix: t.prefix, concurrency: 3, env: { SQ_SHUTDOWN_GRACE_MS: '1000' } });
-    const { runId } = await client.enqueue(parallel(4_000));
+    // Steps long enough to outlast the second worker's start under a loaded CI machine: with
+    // 4 s steps a slow start let them finish on the first worker before SIGTERM's grace ended.
+    const { runId } = await client.enqueue(parallel(8_000));
     await runningOn(runId, 3);
     const b = await startWorker({ redisUrl: t.url, prefix: t.prefix, concurrency: 3 });
+    await runningOn(runId, 3);
     const sent = Date.now();
     a.kill('SIGTERM');
     expect(await a.exited).toEqual({ code: 0, signal: null });
