@@ -77,9 +77,10 @@ export interface FusedCompletionOptions {
   readonly plainHandlers: readonly string[];
 }
 
-/** BullMQ's arguments after its keys, Lua-safe (a Lua table cannot hold nil). */
-function bullArgv(flat: readonly unknown[], keys: number): unknown[] {
-  return flat.slice(keys).map((a) => (a === undefined || a === null ? '' : a));
+/** Appends BullMQ's arguments after its keys to `out`, Lua-safe (a Lua table cannot hold nil). */
+function pushBullArgv(out: unknown[], flat: readonly unknown[], keys: number): unknown[] {
+  for (let i = keys; i < flat.length; i++) out.push(flat[i] ?? '');
+  return out;
 }
 
 /** A Lua string literal for any text. */
@@ -233,8 +234,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
       for (let i = STANDARD_ARGS; i < fargs.length; i++) all.push(fargs[i]);
       na = fargs.length - STANDARD_ARGS + 1;
     }
-    for (let i = BULL_KEYS; i < bullArgs.length; i++) all.push(bullArgs[i] ?? '');
-    all.push(options.workerId, Date.now(), na);
+    pushBullArgv(all, bullArgs, BULL_KEYS).push(options.workerId, Date.now(), na);
     let raw: [unknown, unknown, [string, unknown] | string | null];
     try {
       raw = (await evalLua(redis, script, BULL_KEYS, all as (string | number | Buffer)[])) as typeof raw;
@@ -265,8 +265,9 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     redis[activeName] = async function moveToActive(...callArgs: unknown[]) {
       const flat = callArgs.length === 1 && Array.isArray(callArgs[0]) ? (callArgs[0] as unknown[]) : callArgs;
       if (typeof flat[flat.length - 1] === 'function') return originalActive.apply(redis, callArgs);
-      const all = [...flat.slice(0, BULL_ACTIVE_KEYS), ...bullArgv(flat, BULL_ACTIVE_KEYS), options.workerId, Date.now()] as (string | number | Buffer)[];
-      const raw = (await evalLua(redis, active, BULL_ACTIVE_KEYS, all)) as [unknown, [string, unknown] | string | false | null];
+      const all = pushBullArgv(flat.slice(0, BULL_ACTIVE_KEYS), flat, BULL_ACTIVE_KEYS);
+      all.push(options.workerId, Date.now());
+      const raw = (await evalLua(redis, active, BULL_ACTIVE_KEYS, all as (string | number | Buffer)[])) as [unknown, [string, unknown] | string | false | null];
       if (raw[1]) takeAnswer(Array.isArray(raw[1]) ? raw[1][0] : '', Array.isArray(raw[1]) ? raw[1][1] : raw[1]);
       return raw[0];
     } as Command;
