@@ -12,11 +12,10 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { getFreePort, pingRedis } from '../test/support/net.ts';
 import { openBenchRedis } from './redis.ts';
 import { drain, onTree, rawJobs, scenarioRuns, type Workload } from './sides.ts';
 import { round } from './stats.ts';
@@ -34,28 +33,16 @@ try {
   process.exit(2);
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** Instructions Redis ran between resume and the last unit done, per step. */
 async function count(workload: Workload): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'sq-callgrind-'));
-  const port = await freePort();
+  const port = await getFreePort();
   const server = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/out`, 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const exited = new Promise((resolve) => server.once('exit', resolve));
   try {
     const url = `redis://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined); // refused until valgrind has the server up
-      const up = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
-      probe.disconnect();
-      if (up) break;
+    for (let i = 0; !(await pingRedis('127.0.0.1', port)); i++) {
+      // valgrind takes a few seconds to bring the server up.
       if (i > 100) throw new Error('redis-server under valgrind did not start');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
