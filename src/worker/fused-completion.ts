@@ -101,9 +101,9 @@ function runKeysLua(keys: Keys): string {
  */
 function claimLua(options: FusedCompletionOptions): string {
   const plain = options.plainHandlers.map((h) => `[${luaString(h)}] = true`).join(', ');
-  const control = luaString(options.keys.control);
-  const cap = luaString(String(GLOBAL_EVENTS_CAP));
   return [
+    // The control channel and the global stream's cap, which every engine script takes.
+    `local CONTROL, CAP = ${luaString(options.keys.control)}, ${luaString(String(GLOBAL_EVENTS_CAP))}`,
     SLICE_LUA,
     "local function errText(e) if type(e) == 'table' then return tostring(e.err or e) end return tostring(e) end",
     runKeysLua(options.keys),
@@ -123,7 +123,7 @@ function claimLua(options: FusedCompletionOptions): string {
     '  if not uses or not PLAIN[uses] then return false end',
     `  k[11] = ${luaString(options.keys.guard.halt)}`,
     // '' = the run's scenario, read with the run's status (startAttempt).
-    `  local argv = {d.runId, NOW_MS, WORKER_ID, ${control}, ${cap}, d.stepId, tostring(d.attempt), '1', ''}`,
+    "  local argv = {d.runId, NOW_MS, WORKER_ID, CONTROL, CAP, d.stepId, tostring(d.attempt), '1', ''}",
     `  return {jobId, (${luaFunction(luaScripts.startAttempt.lua)})(k, argv)}`,
     'end',
     // BullMQ answers {jobFields, jobId, limitUntil, delayUntil}; an empty table when no job.
@@ -143,15 +143,13 @@ function claimLua(options: FusedCompletionOptions): string {
  * only, and ten key names per call were the largest part of encoding the command.
  */
 function composeFinished(bullLua: string, options: FusedCompletionOptions): string {
-  const control = luaString(options.keys.control);
-  const cap = luaString(String(GLOBAL_EVENTS_CAP));
   return [
     'local n = #ARGV',
     'local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
     claimLua(options),
     'local engine = false',
     'if na > 0 then',
-    `  local argv = {ARGV[1], NOW_MS, WORKER_ID, ${control}, ${cap}}`,
+    '  local argv = {ARGV[1], NOW_MS, WORKER_ID, CONTROL, CAP}',
     '  for i = 2, na do argv[#argv + 1] = ARGV[i] end',
     // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
     // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
