@@ -72,7 +72,7 @@ function readsAreAvailable(step: CompiledStep, raw: Record<string, { status: str
 /** A claim made before the processor ran (src/worker/fused-completion.ts), and what holds it. */
 interface Preclaim {
   readonly claim: TransitionResult;
-  /** Registered in `inflight` since the claim; the attempt's abort. */
+  /** Registered in `inflight` since the claim (both set, or neither): the attempt's abort. */
   readonly abort?: AttemptAbort;
   readonly release?: () => void;
   /** The claim was used or given back: nothing to undo on failure. */
@@ -274,8 +274,9 @@ export function createStepProcessor(deps: StepProcessorDeps) {
 
     const startedAt = Date.now();
     const observed = observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service, gatedMock: lease.mock && !run.mock }, attemptLog);
-    const abort = preclaimed === held?.claim && held?.abort ? held.abort : new AttemptAbort();
-    const release = abort === held?.abort ? (held.release ?? (() => undefined)) : deps.inflight.add(run.runId, data.stepId, abort);
+    // A step claimed on hand-over has been registered for aborts since then (processPreclaimed).
+    const abort = held?.abort ?? new AttemptAbort();
+    const release = held?.release ?? deps.inflight.add(run.runId, data.stepId, abort);
     let result: AttemptResult;
     try {
       result =
