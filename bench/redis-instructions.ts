@@ -5,13 +5,15 @@
  * show. Each side gets a fresh redis-server under `valgrind --tool=callgrind`, counted from
  * resume to the last unit done (the enqueue is not counted). Needs valgrind (Debian package).
  *
- *   node --import tsx bench/redis-instructions.ts [--steps 2000] [--baseline-tree DIR]
+ *   node --import tsx bench/redis-instructions.ts [--steps 2000] [--baseline-tree DIR] [--keep DIR]
  *
  * With --baseline-tree the other checkout's worker drains a third workload; the runs are
- * still created by this checkout (createRun is the driver's). Progress on stderr, JSON on stdout.
+ * still created by this checkout (createRun is the driver's). With --keep each side's callgrind
+ * dump is copied to DIR/<side>.callgrind (for `callgrind_annotate --inclusive=yes`).
+ * Progress on stderr, JSON on stdout.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,7 +22,7 @@ import { openBenchRedis } from './redis.ts';
 import { drain, onTree, rawJobs, scenarioRuns, type Workload } from './sides.ts';
 import { round } from './stats.ts';
 
-const { values } = parseArgs({ options: { steps: { type: 'string', default: '2000' }, 'baseline-tree': { type: 'string' } } });
+const { values } = parseArgs({ options: { steps: { type: 'string', default: '2000' }, 'baseline-tree': { type: 'string' }, keep: { type: 'string' } } });
 const steps = Number(values.steps);
 if (!Number.isInteger(steps) || steps < 100) {
   process.stderr.write(`--steps must be an integer of at least 100, got ${values.steps}\n`);
@@ -34,7 +36,7 @@ try {
 }
 
 /** Instructions Redis ran between resume and the last unit done, per step. */
-async function count(workload: Workload): Promise<number> {
+async function count(side: string, workload: Workload): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'sq-callgrind-'));
   const port = await getFreePort();
   const server = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/out`, 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
@@ -59,6 +61,10 @@ async function count(workload: Workload): Promise<number> {
     const dump = readdirSync(dir).find((f) => /^out\.\d+$/.test(f));
     const totals = dump ? /^totals: (\d+)/m.exec(readFileSync(join(dir, dump), 'utf8')) : null;
     if (!totals) throw new Error(`no callgrind dump in ${dir}`);
+    if (values.keep) {
+      mkdirSync(values.keep, { recursive: true });
+      copyFileSync(join(dir, dump!), join(values.keep, `${side}.callgrind`));
+    }
     return Number(totals[1]) / workload.steps;
   } finally {
     server.kill('SIGTERM');
@@ -71,7 +77,7 @@ const workloads: Record<string, Workload> = { raw: rawJobs(steps), sq: scenarioR
 if (values['baseline-tree']) workloads.baseline = onTree(scenarioRuns(steps, 100), values['baseline-tree']);
 const perStep: Record<string, number> = {};
 for (const [side, workload] of Object.entries(workloads)) {
-  perStep[side] = round(await count(workload) / 1000, 1);
+  perStep[side] = round(await count(side, workload) / 1000, 1);
   process.stderr.write(`[redis-instructions] ${side}: ${perStep[side]}k instructions per step\n`);
 }
 const result = {

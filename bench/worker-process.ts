@@ -10,6 +10,7 @@ import { defineHandler } from '../src/handlers/define.ts';
 import { createWorker } from '../src/worker/worker.ts';
 import { OPEN_GUARD } from '../src/worker/guard.ts';
 import type { EventType } from '../src/engine/types.ts';
+import { startHeapSampling } from './heap-sampling.ts';
 import { ChildConfig, RAW_QUEUE, type ChildReply, type ChildRequest, type ChildStats, type Mark } from './protocol.ts';
 
 const config = ChildConfig.parse(JSON.parse(process.env.BENCH_CHILD ?? '{}'));
@@ -89,7 +90,12 @@ function reply(message: ChildReply): void {
   process.send?.(message);
 }
 
-const close = config.side === 'sq' ? await startScenarioWorker() : await startRaw();
+const stopSampling = await startHeapSampling(config.side);
+const closeWorker = config.side === 'sq' ? await startScenarioWorker() : await startRaw();
+const close = async () => {
+  await closeWorker();
+  await stopSampling();
+};
 
 process.on('message', (request: ChildRequest) => {
   switch (request.cmd) {
