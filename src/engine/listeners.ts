@@ -39,13 +39,18 @@ export function createListeners(log: Logger) {
   }
 
   function emit(event: ScenarioEvent): void {
-    for (const key of [event.type, '*']) {
-      for (const fn of byType.get(key) ?? []) setImmediate(call, fn, event);
-    }
+    const own = byType.get(event.type);
+    if (own) for (const fn of own) setImmediate(call, fn, event);
+    const all = byType.get('*');
+    if (all) for (const fn of all) setImmediate(call, fn, event);
   }
 
   return {
     emit,
+    /** Whether an event of this type reaches any listener: callers skip building the others. */
+    wants(type: string): boolean {
+      return (byType.get(type)?.size ?? 0) > 0 || (byType.get('*')?.size ?? 0) > 0;
+    },
     get size() {
       let n = 0;
       for (const set of byType.values()) n += set.size;

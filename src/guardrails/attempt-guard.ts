@@ -15,8 +15,9 @@ import type { HandlerRegistry } from '../handlers/registry.ts';
 import { liveWorkers, type WorkerInfo } from '../worker/heartbeat.ts';
 import { resolveSecrets, type AttemptGuard, type GuardDecision, type GuardLease, type GuardOutcome, type GuardRequest } from '../worker/guard.ts';
 import type { CachedRun } from '../worker/run-cache.ts';
-import { admitAttempt, renewLease, reservationMember, settleAttempt, type Admission, type AttemptIdentity, type BreakerOutcome } from './admission.ts';
-import { actualOf, estimateOf, NO_RESERVATION } from './cost.ts';
+import { admitAttempt, renewLease, reservationMember, settleAttempt, type AttemptIdentity, type BreakerOutcome } from './admission.ts';
+import { actualOf, estimateOf, NO_RESERVATION, type Reservation } from './cost.ts';
+import type { ModelPricing } from './services-schema.ts';
 import { missingHere, missingMessage, missingOnWorkers } from './credentials.ts';
 import { haltRun, type HaltInfo } from './halt.ts';
 import { findRecording, requestHash, RECORDED_HANDLERS, saveRecording } from './recordings.ts';
@@ -46,7 +47,7 @@ interface RunFacts {
 }
 
 /** What admission answers for an attempt that holds nothing, once the kill switch is left to the claim. */
-const NOTHING_TO_ADMIT: Admission = { kind: 'admitted', probe: false, warnings: [], events: [] };
+const NOTHING_TO_ADMIT = { kind: 'admitted', probe: false } as const;
 const jitter = (ms: number, spread: number) => Math.round(ms + Math.random() * spread);
 
 /**
@@ -66,6 +67,31 @@ function utcDay(now: number): string {
   return today.day;
 }
 
+/** What the guard decided about one attempt before asking Redis anything. */
+interface AttemptFacts {
+  readonly request: GuardRequest;
+  readonly runInfo: RunFacts;
+  readonly mock: boolean;
+  readonly live: boolean;
+  readonly pricing: Readonly<Record<string, ModelPricing>>;
+  /** It takes permits or reserves budget: admission and settle scripts, lease renewal. */
+  readonly holds: boolean;
+  readonly estimate: Reservation;
+  readonly now: number;
+  readonly workerId: string;
+  leaseId?: string;
+}
+
+function leaseIdOf(attempt: AttemptFacts): string {
+  const { run, step, data } = attempt.request;
+  return (attempt.leaseId ??= `${run.runId}|${step.def.id}|${data.attempt}|${LEASE_NONCE}.${++leaseSeq}`);
+}
+
+function identity(attempt: AttemptFacts): AttemptIdentity {
+  const { run, step, data } = attempt.request;
+  return { runId: run.runId, stepId: step.def.id, attempt: data.attempt, workerId: attempt.workerId, scenario: run.def.name, service: step.def.service, suite: attempt.runInfo.suite, day: utcDay(attempt.now) };
+}
+
 /** How the breaker counts an outcome: aborts and input errors say nothing about the service. */
 export function breakerOutcome(outcome: GuardOutcome): BreakerOutcome {
   if (outcome.ok) return 'ok';
@@ -78,13 +104,15 @@ export function breakerOutcome(outcome: GuardOutcome): BreakerOutcome {
 
 /** A lease that holds nothing: mocked or service-less steps, and jobs of runs that are over. */
 function freeLease(mock: boolean, mockOutput?: { output: unknown }): GuardLease {
-  return { mock, mockOutput, redact: redactSecrets, after: async () => {} };
+  return { mock, mockOutput, redact: redactSecrets, after: () => undefined };
 }
 
 /** Builds the guard every worker uses by default. */
 export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   const { redis, keys, log } = options;
   const facts = new Map<string, Promise<RunFacts>>();
+  /** The loaded ones among `facts`: most attempts need nothing from Redis before they start. */
+  const loadedFacts = new Map<string, RunFacts>();
   const credentialNames = new WeakMap<CachedRun['def'], string[]>();
   let workersCache: { at: number; list: Promise<WorkerInfo[]> } | undefined;
 
@@ -95,14 +123,23 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   function runFacts(runId: string): Promise<RunFacts> {
     let entry = facts.get(runId);
     if (!entry) {
-      entry = redis.hmget(keys.run(runId), 'suite', 'record', 'gate').then(([suite, record, gate]) => ({
-        suite: suite ?? undefined,
-        record: record === '1',
-        mocked: new Set(gate ? ((JSON.parse(gate) as { mock?: string[] }).mock ?? []) : []),
-      }));
-      entry.catch(() => facts.delete(runId));
-      facts.set(runId, entry);
-      if (facts.size > 256) facts.delete(facts.keys().next().value as string);
+      const loading = redis.hmget(keys.run(runId), 'suite', 'record', 'gate').then(([suite, record, gate]) => {
+        const info: RunFacts = {
+          suite: suite ?? undefined,
+          record: record === '1',
+          mocked: new Set(gate ? ((JSON.parse(gate) as { mock?: string[] }).mock ?? []) : []),
+        };
+        if (facts.get(runId) === loading) loadedFacts.set(runId, info);
+        return info;
+      });
+      loading.catch(() => facts.delete(runId));
+      facts.set(runId, loading);
+      if (facts.size > 256) {
+        const oldest = facts.keys().next().value as string;
+        facts.delete(oldest);
+        loadedFacts.delete(oldest);
+      }
+      entry = loading;
     }
     return entry;
   }
@@ -160,95 +197,113 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
     return step.def.mock;
   }
 
-  return {
-    async before(request) {
-      const { run, step, data } = request;
-      registerRunSecrets(run);
-      // A mocked run needs no credentials.
-      const gate = run.mock ? undefined : await credentialGate(request);
-      if (gate && gate !== 'mock') return gate;
-      const runInfo = await runFacts(run.runId);
-      const mock = gate === 'mock' || run.mock || runInfo.mocked.has(step.def.id);
-      const live = !mock && !(request.input instanceof Error);
-      const service = step.def.service;
-      const pricing = (service && options.services.current().services[service]?.pricing) || {};
-      const estimate = live ? estimateOf(step.def.cost, options.registry.has(step.def.uses) ? options.registry.get(step.def.uses) : undefined, request.input, pricing) : NO_RESERVATION;
-      const who: AttemptIdentity = {
-        runId: run.runId,
-        stepId: step.def.id,
-        attempt: data.attempt,
-        workerId: options.workerId,
-        scenario: run.def.name,
-        service,
-        suite: runInfo.suite,
-        day: utcDay(Date.now()),
-      };
-      const leaseId = `${run.runId}|${step.def.id}|${data.attempt}|${LEASE_NONCE}.${++leaseSeq}`;
-      const holds = live && (service !== undefined || estimate !== NO_RESERVATION);
-      // For an attempt that holds nothing the admission script would only read the kill
-      // switch; the claim (startAttempt) reads it instead, atomically: one round trip less.
-      const admission = holds ? await admitAttempt(redis, keys, who, { leaseId, leaseMs: options.leaseMs, live, estimate, claim: request.claim?.() }) : NOTHING_TO_ADMIT;
-      emit(admission.events);
-      if (admission.kind === 'halted') return onHalted(request, admission.halt.reason);
-      if (admission.kind === 'wait') {
-        const spread = admission.reason === 'rate_limited' ? 50 : Math.max(50, admission.delayMs / 2);
-        return { kind: 'wait', delayMs: jitter(admission.delayMs, spread), reason: admission.reason };
-      }
-      if (admission.kind === 'fail') return { kind: 'fail', failure: { kind: admission.errorKind, message: admission.message, retryable: false } };
+  /** The answer once the credential gate and the run's facts are known; async only when it must wait on Redis. */
+  function decide(request: GuardRequest, gate: 'mock' | undefined, runInfo: RunFacts): GuardDecision | Promise<GuardDecision> {
+    const { run, step } = request;
+    const mock = gate === 'mock' || run.mock || runInfo.mocked.has(step.def.id);
+    const live = !mock && !(request.input instanceof Error);
+    const service = step.def.service;
+    const pricing = (service && options.services.current().services[service]?.pricing) || {};
+    const estimate = live ? estimateOf(step.def.cost, options.registry.has(step.def.uses) ? options.registry.get(step.def.uses) : undefined, request.input, pricing) : NO_RESERVATION;
+    const attempt: AttemptFacts = { request, runInfo, mock, live, pricing, holds: live && (service !== undefined || estimate !== NO_RESERVATION), estimate, now: Date.now(), workerId: options.workerId };
+    // For an attempt that holds nothing the admission script would only read the kill
+    // switch; the claim (startAttempt) reads it instead, atomically: one round trip less.
+    if (attempt.holds) return admitThenDecide(attempt);
+    if (mock) return mockOutputFor(request).then((mockOutput) => proceed(attempt, NOTHING_TO_ADMIT, mockOutput));
+    return proceed(attempt, NOTHING_TO_ADMIT, undefined);
+  }
 
-      const mockOutput = mock ? await mockOutputFor(request) : undefined;
-      const member = reservationMember(leaseId, estimate);
-      const renewal = holds
-        ? setInterval(() => {
-            renewLease(redis, keys, who, { leaseId, member, leaseMs: options.leaseMs }).catch((err: unknown) => log.warn({ err, runId: who.runId }, 'lease renewal failed'));
-          }, Math.max(250, Math.floor(options.leaseMs / 3)))
-        : undefined;
-      let settled = false;
-      const decision: GuardDecision = {
-        kind: 'proceed',
-        lease: {
-          mock,
-          mockOutput,
-          redact: redactSecrets,
-          async after(outcome): Promise<CostTotals> {
-            clearInterval(renewal);
-            const actual = mock ? actualOf([], pricing, request.input) : actualOf(outcome.usage, pricing, request.input);
-            if (settled) return actual;
-            settled = true;
-            const used = actual.calls > 0 || actual.usd > 0 || actual.tokens.input > 0 || actual.tokens.output > 0;
-            const settle = { leaseId, member, outcome: breakerOutcome(outcome), probe: admission.probe, actual };
-            // Nothing held and nothing spent (a plain step): nothing to settle.
-            for (let attempt = 1; holds || used; attempt++) {
-              try {
-                emit((await settleAttempt(redis, keys, who, settle)).events);
-                break;
-              } catch (err) {
-                // Permits and reservations lapse with the lease anyway; the usage would be lost.
-                if (attempt >= 3) {
-                  log.error({ err, runId: who.runId, stepId: who.stepId }, 'could not commit attempt usage');
-                  break;
-                }
-                await new Promise((r) => setTimeout(r, 250 * attempt));
-              }
-            }
-            if (runInfo.record && live && outcome.ok && outcome.output !== undefined && RECORDED_HANDLERS.has(step.def.uses)) {
-              await saveRecording(redis, keys, {
-                scenario: run.def.name,
-                step: step.def.id,
-                hash: requestHash(step.def.uses, request.input),
-                handler: step.def.uses,
-                recordedAt: Date.now(),
-                outputJson: redactSecrets(outcome.output),
-              }).catch((err: unknown) => log.warn({ err, runId: who.runId }, 'could not save recording'));
-            }
-            return actual;
-          },
+  async function admitThenDecide(attempt: AttemptFacts): Promise<GuardDecision> {
+    const { request } = attempt;
+    const admission = await admitAttempt(redis, keys, identity(attempt), { leaseId: leaseIdOf(attempt), leaseMs: options.leaseMs, live: attempt.live, estimate: attempt.estimate, claim: request.claim?.() });
+    emit(admission.events);
+    if (admission.kind === 'halted') return onHalted(request, admission.halt.reason);
+    if (admission.kind === 'wait') {
+      const spread = admission.reason === 'rate_limited' ? 50 : Math.max(50, admission.delayMs / 2);
+      return { kind: 'wait', delayMs: jitter(admission.delayMs, spread), reason: admission.reason };
+    }
+    if (admission.kind === 'fail') return { kind: 'fail', failure: { kind: admission.errorKind, message: admission.message, retryable: false } };
+    const decision = proceed(attempt, admission, attempt.mock ? await mockOutputFor(request) : undefined);
+    if ('claimed' in admission && admission.claimed) decision.claimed = admission.claimed;
+    return decision;
+  }
+
+  function proceed(attempt: AttemptFacts, admission: { readonly probe: boolean }, mockOutput: { output: unknown } | undefined): GuardDecision & { kind: 'proceed' } {
+    const { request, holds } = attempt;
+    const who = holds ? identity(attempt) : undefined;
+    const member = holds ? reservationMember(leaseIdOf(attempt), attempt.estimate) : '';
+    const renewal = who
+      ? setInterval(() => {
+          renewLease(redis, keys, who, { leaseId: leaseIdOf(attempt), member, leaseMs: options.leaseMs }).catch((err: unknown) => log.warn({ err, runId: who.runId }, 'lease renewal failed'));
+        }, Math.max(250, Math.floor(options.leaseMs / 3)))
+      : undefined;
+    let settled = false;
+    const decision: GuardDecision & { kind: 'proceed' } = {
+      kind: 'proceed',
+      lease: {
+        mock: attempt.mock,
+        mockOutput,
+        redact: redactSecrets,
+        after(outcome) {
+          clearInterval(renewal);
+          const actual = actualOf(attempt.mock ? [] : outcome.usage, attempt.pricing, request.input);
+          if (settled) return actual;
+          settled = true;
+          const used = actual.calls > 0 || actual.usd > 0 || actual.tokens.input > 0 || actual.tokens.output > 0;
+          const record = attempt.runInfo.record && attempt.live && outcome.ok && outcome.output !== undefined && RECORDED_HANDLERS.has(request.step.def.uses);
+          // Nothing held, nothing spent, nothing to record (a plain step): nothing to send.
+          if (!holds && !used && !record) return actual;
+          const settle = { leaseId: leaseIdOf(attempt), member: member || reservationMember(leaseIdOf(attempt), attempt.estimate), outcome: breakerOutcome(outcome), probe: admission.probe, actual };
+          return settleAndRecord(who ?? identity(attempt), holds || used ? settle : undefined, record ? outcome.output : undefined, attempt).then(() => actual);
         },
-      };
-      // Set here rather than spread into the literal: that cost ~0.5 µs per attempt.
-      if (!holds) decision.onHalted = (halt: string) => onHalted(request, (JSON.parse(halt) as HaltInfo).reason);
-      if ('claimed' in admission && admission.claimed) decision.claimed = admission.claimed;
-      return decision;
+      },
+    };
+    // Set here rather than spread into the literal: that cost ~0.5 µs per attempt.
+    if (!holds) decision.onHalted = (halt: string) => onHalted(request, (JSON.parse(halt) as HaltInfo).reason);
+    return decision;
+  }
+
+  async function settleAndRecord(who: AttemptIdentity, settle: Parameters<typeof settleAttempt>[3] | undefined, output: string | undefined, attempt: AttemptFacts): Promise<void> {
+    for (let n = 1; settle; n++) {
+      try {
+        emit((await settleAttempt(redis, keys, who, settle)).events);
+        break;
+      } catch (err) {
+        // Permits and reservations lapse with the lease anyway; the usage would be lost.
+        if (n >= 3) {
+          log.error({ err, runId: who.runId, stepId: who.stepId }, 'could not commit attempt usage');
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 250 * n));
+      }
+    }
+    if (output === undefined) return;
+    const { run, step } = attempt.request;
+    await saveRecording(redis, keys, {
+      scenario: run.def.name,
+      step: step.def.id,
+      hash: requestHash(step.def.uses, attempt.request.input),
+      handler: step.def.uses,
+      recordedAt: Date.now(),
+      outputJson: redactSecrets(output),
+    }).catch((err: unknown) => log.warn({ err, runId: who.runId }, 'could not save recording'));
+  }
+
+  async function gatedBefore(request: GuardRequest): Promise<GuardDecision> {
+    const gate = await credentialGate(request);
+    if (gate && gate !== 'mock') return gate;
+    return decide(request, gate, await runFacts(request.run.runId));
+  }
+
+  return {
+    before(request) {
+      const { run, step } = request;
+      registerRunSecrets(run);
+      // A mocked run needs no credentials, and a step that declares none has nothing to gate.
+      if (!run.mock && step.def.credentials.length > 0) return gatedBefore(request);
+      const runInfo = loadedFacts.get(run.runId);
+      if (!runInfo) return runFacts(run.runId).then((info) => decide(request, undefined, info));
+      return decide(request, undefined, runInfo);
     },
   };
 }

@@ -20,10 +20,11 @@ export type AttemptResult =
 export interface RunAttemptOptions {
   readonly handler: HandlerDefinition;
   readonly input: unknown;
-  readonly deadlines: readonly Deadline[];
+  /** Or a function that lists them: they are needed only by a handler that answers asynchronously. */
+  readonly deadlines: readonly Deadline[] | (() => readonly Deadline[]);
   /** The attempt's abort, registered where cancel, failFast, halt and shutdown reach it. */
   readonly abort: AttemptAbort;
-  readonly log: Logger;
+  readonly log?: Logger;
   /** Builds the handler context around the attempt's abort (`ctx.signal` is `abort.signal`). */
   readonly context: (abort: AttemptAbort, usage: Usage[]) => HandlerContext;
 }
@@ -84,34 +85,61 @@ function earliest(deadlines: readonly Deadline[]): Deadline | undefined {
 /**
  * Runs one attempt. The handler gets a signal that aborts at the earliest deadline or on an
  * external abort; a handler that ignores it is abandoned then and its late result discarded.
+ * A handler that answers synchronously gets its result back synchronously: no deadline timer
+ * (none can fire while it runs) and no promise, which were most of a no-op attempt's cost.
  */
-export async function runAttempt(options: RunAttemptOptions): Promise<AttemptResult> {
+export function runAttempt(options: RunAttemptOptions): AttemptResult | Promise<AttemptResult> {
   const abort = options.abort;
   const usage: Usage[] = [];
-  const first = earliest(options.deadlines);
-  const timer = first ? setTimeout(() => abort.abort(new ScenarioTimeoutError(first.level, first.limitMs, first.subject)), Math.max(0, first.at - Date.now())) : undefined;
-
+  let returned: unknown;
   try {
     abort.throwIfAborted();
-    const parsed = options.handler.input.safeParse(options.input);
-    if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
-      throw new ScenarioError('invalid_input', `invalid input for handler "${options.handler.name}": ${detail}`);
-    }
-    const ctx = options.context(abort, usage);
-    const returned = options.handler.run(parsed.data, ctx);
+    returned = options.handler.run(parseInput(options.handler, options.input), options.context(abort, usage));
     abort.throwIfAborted();
+    if ((typeof returned !== 'object' && typeof returned !== 'function') || returned === null) return succeeded(returned, usage);
+  } catch (e) {
+    return failed(e, abort, usage);
+  }
+  return awaitHandler(returned, options, usage);
+}
+
+/** The rest of an attempt whose handler answered with an object (a promise, or any thenable). */
+async function awaitHandler(returned: unknown, options: RunAttemptOptions, usage: Usage[]): Promise<AttemptResult> {
+  const abort = options.abort;
+  const first = earliest(typeof options.deadlines === 'function' ? options.deadlines() : options.deadlines);
+  const timer = first ? setTimeout(() => abort.abort(new ScenarioTimeoutError(first.level, first.limitMs, first.subject)), Math.max(0, first.at - Date.now())) : undefined;
+  try {
     const value = await abort.settle(returned);
     abort.throwIfAborted();
-    const output = JSON.stringify(value === undefined ? null : value);
-    if (Buffer.byteLength(output) > MAX_OUTPUT_BYTES) {
-      throw new ScenarioError('invalid_output', `output is ${Buffer.byteLength(output)} bytes; the limit is ${MAX_OUTPUT_BYTES} bytes per step`);
-    }
-    return { ok: true, output, usage };
+    return succeeded(value, usage);
   } catch (e) {
-    if (abort.aborted) return { ok: false, failure: toFailure(abort.reason), usage, abortedBy: abort.reason };
-    return { ok: false, failure: toFailure(e), usage };
+    return failed(e, abort, usage);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The handler's input as its schema parses it; a schema that takes anything (`z.unknown()`, `z.any()`) is not run. */
+function parseInput(handler: HandlerDefinition, input: unknown): unknown {
+  const def = (handler.input as { _zod?: { def?: { type?: string; checks?: unknown[] } } })._zod?.def;
+  if ((def?.type === 'unknown' || def?.type === 'any') && !def.checks?.length) return input;
+  const parsed = handler.input.safeParse(input);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+    throw new ScenarioError('invalid_input', `invalid input for handler "${handler.name}": ${detail}`);
+  }
+  return parsed.data;
+}
+
+function succeeded(value: unknown, usage: Usage[]): AttemptResult {
+  const output = JSON.stringify(value === undefined ? null : value);
+  if (output.length * 3 > MAX_OUTPUT_BYTES && Buffer.byteLength(output) > MAX_OUTPUT_BYTES) {
+    throw new ScenarioError('invalid_output', `output is ${Buffer.byteLength(output)} bytes; the limit is ${MAX_OUTPUT_BYTES} bytes per step`);
+  }
+  return { ok: true, output, usage };
+}
+
+function failed(e: unknown, abort: AttemptAbort, usage: Usage[]): AttemptResult {
+  if (abort.aborted) return { ok: false, failure: toFailure(abort.reason), usage, abortedBy: abort.reason };
+  return { ok: false, failure: toFailure(e), usage };
 }

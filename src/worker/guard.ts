@@ -32,8 +32,9 @@ export interface GuardLease {
   /**
    * Commits usage, releases permits and reservations, records breaker outcome. Resolves with
    * the usage as committed (USD priced) when the guard prices it; metrics count that.
+   * Synchronous when there is nothing to send (an attempt that held and spent nothing).
    */
-  after(outcome: GuardOutcome): Promise<CostTotals | void>;
+  after(outcome: GuardOutcome): CostTotals | void | Promise<CostTotals | void>;
 }
 
 export interface GuardOutcome {
@@ -67,15 +68,16 @@ export type GuardDecision =
 
 /** Consulted around every attempt; implemented by src/guardrails. */
 export interface AttemptGuard {
-  before(request: GuardRequest): Promise<GuardDecision>;
+  /** Synchronous when it needs nothing from Redis (most attempts of a warm worker). */
+  before(request: GuardRequest): GuardDecision | Promise<GuardDecision>;
 }
 
 /** No guardrails: every attempt proceeds live, nothing to redact. */
 export const OPEN_GUARD: AttemptGuard = {
-  async before(request) {
+  before(request) {
     return {
       kind: 'proceed',
-      lease: { mock: request.run.mock, redact: (t) => t, after: async () => {} },
+      lease: { mock: request.run.mock, redact: (t) => t, after: () => undefined },
     };
   },
 };

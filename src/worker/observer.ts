@@ -46,14 +46,14 @@ export function usageTotals(usage: readonly Usage[]): CostTotals {
   return total;
 }
 
-/** Starts observing one attempt; the returned function never throws and acts once. */
-export function observeAttempt(observer: WorkerObserver | undefined, start: AttemptStart, log: Logger): (end: AttemptEnd) => void {
+/** Starts observing one attempt; the returned function never throws and acts once. `log` is asked for only to report a throw. */
+export function observeAttempt(observer: WorkerObserver | undefined, start: AttemptStart, log: () => Logger): (end: AttemptEnd) => void {
   if (!observer) return () => {};
   let end: ((end: AttemptEnd) => void) | undefined;
   try {
     end = observer.attemptStarted(start);
   } catch (err) {
-    log.warn({ err }, 'attempt observer threw');
+    log().warn({ err }, 'attempt observer threw');
   }
   return (info) => {
     const fn = end;
@@ -61,7 +61,7 @@ export function observeAttempt(observer: WorkerObserver | undefined, start: Atte
     try {
       fn?.(info);
     } catch (err) {
-      log.warn({ err }, 'attempt observer threw');
+      log().warn({ err }, 'attempt observer threw');
     }
   };
 }

@@ -69,6 +69,9 @@ function readsAreAvailable(step: CompiledStep, raw: Record<string, { status: str
   return step.referencedSteps.every((id) => raw[id] && 'output' in raw[id]);
 }
 
+/** The end of an attempt nobody observes. */
+const UNOBSERVED = () => {};
+
 /** A claim made before the processor ran (src/worker/fused-completion.ts), and what holds it. */
 interface Preclaim {
   readonly claim: TransitionResult;
@@ -117,8 +120,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     return list;
   }
 
-  function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: Logger, lease: GuardLease, secrets: Record<string, string>) {
-    const evaluated = new Map<string, ReturnType<typeof compileExpression>>();
+  function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: () => Logger, lease: GuardLease, secrets: Record<string, string>) {
+    let evaluated: Map<string, ReturnType<typeof compileExpression>> | undefined;
     let log: Logger | undefined;
     return (abort: AttemptAbort, usage: Usage[]): HandlerContext => ({
       runId: run.runId,
@@ -129,13 +132,14 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       },
       // Built on first use: a capturing logger is a pino instance, and most handlers never log.
       get log() {
-        return (log ??= captureAttemptLog(attemptLog, { redis: deps.redis, key: deps.keys.runLogs(run.runId), stepId: step.def.id, attempt: data.attempt, keepUntil: run.keepUntil, redact: lease.redact }));
+        return (log ??= captureAttemptLog(attemptLog(), { redis: deps.redis, key: deps.keys.runLogs(run.runId), stepId: step.def.id, attempt: data.attempt, keepUntil: run.keepUntil, redact: lease.redact }));
       },
       mock: lease.mock,
       mockOutput: lease.mockOutput ?? step.def.mock,
       secrets,
       service: step.def.service,
       evaluate(expression) {
+        evaluated ??= new Map();
         let compiled = evaluated.get(expression);
         if (!compiled) {
           compiled = compileExpression(expression);
@@ -175,9 +179,9 @@ export function createStepProcessor(deps: StepProcessorDeps) {
   }
 
   /** Back to the queue without consuming an attempt: the step stays queued. */
-  async function waitInQueue(job: Job<StepJobData>, token: string | undefined, run: CachedRun, step: CompiledStep, wait: { delayMs: number; reason: string }, attemptLog: Logger): Promise<never> {
-    attemptLog.debug({ delayMs: wait.delayMs, reason: wait.reason }, 'attempt waits');
-    observeWait(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service }, wait.reason, attemptLog);
+  async function waitInQueue(job: Job<StepJobData>, token: string | undefined, run: CachedRun, step: CompiledStep, wait: { delayMs: number; reason: string }, attemptLog: () => Logger): Promise<never> {
+    attemptLog().debug({ delayMs: wait.delayMs, reason: wait.reason }, 'attempt waits');
+    observeWait(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service }, wait.reason, attemptLog());
     await job.moveToDelayed(Date.now() + wait.delayMs, token);
     throw new DelayedError();
   }
@@ -211,18 +215,25 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     return processPreclaimed(job, token, preclaimed);
   };
 
+  /**
+   * Most of a step's path is synchronous on a warm worker (its run cached, nothing to read or
+   * admit first, a handler that answers at once): awaited only where something is pending, as
+   * every await of a plain value costs a microtask and its allocations, per step.
+   */
   async function runStep(job: Job<StepJobData>, token: string | undefined, held?: Preclaim): Promise<void> {
     const data = job.data;
     let preclaimed = held?.claim;
-    const run = await deps.runs.get(data.runId);
+    const run = deps.runs.peek(data.runId) ?? (await deps.runs.get(data.runId));
     if (!run) return;
     const step = run.step(data.stepId);
-    const attemptLog = log.child({ runId: data.runId, stepId: data.stepId, attempt: data.attempt });
+    // Made on first use: most attempts log nothing, and a pino child costs ~0.6 KB and a few µs.
+    let attemptLogger: Logger | undefined;
+    const attemptLog = () => (attemptLogger ??= log.child({ runId: data.runId, stepId: data.stepId, attempt: data.attempt }));
 
-    const raw = await loadStepContexts(deps.redis, deps.keys, run.runId, step.referencedSteps);
+    const raw = step.referencedSteps.length > 0 ? await loadStepContexts(deps.redis, deps.keys, run.runId, step.referencedSteps) : {};
     const scope = { input: run.input, steps: raw as never, run: { id: run.runId, attempt: data.attempt } };
     const prepared = prepareContext(scope);
-    if (!(await decideCondition(run, step, data, prepared, raw))) return;
+    if (step.if && !(await decideCondition(run, step, data, prepared, raw))) return;
 
     const secrets = resolveSecrets(step.def.credentials);
     let input: unknown;
@@ -232,7 +243,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       input = e instanceof Error ? e : new Error(String(e));
     }
 
-    const gate = await deps.guard.before({ run, step, data, job, input, secrets, claim: preclaimed ? undefined : () => store.startInvocation(run.runId, data.stepId, data.attempt) });
+    const deciding = deps.guard.before({ run, step, data, job, input, secrets, claim: preclaimed ? undefined : () => store.startInvocation(run.runId, data.stepId, data.attempt) });
+    const gate = deciding instanceof Promise ? await deciding : deciding;
     if (preclaimed && gate.kind !== 'proceed') {
       // Not expected for a plain step; the attempt is given back uncounted and decided as usual.
       if (preclaimed.code === 1) {
@@ -265,7 +277,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         const halted = await gate.onHalted(claim.extra);
         if (halted.kind === 'wait') return waitInQueue(job, token, run, step, halted, attemptLog);
       }
-      attemptLog.debug({ why: claim.extra }, 'job discarded');
+      attemptLog().debug({ why: claim.extra }, 'job discarded');
       return;
     }
     deps.onTransition(run.runId, claim);
@@ -273,23 +285,24 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     if (newGroup) await scheduleDeadline(deps.queue, { runId: run.runId, group: newGroup }, Number(groupDeadline) - Date.now());
 
     const startedAt = Date.now();
-    const observed = observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service, gatedMock: lease.mock && !run.mock }, attemptLog);
+    const observed = deps.observer ? observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service, gatedMock: lease.mock && !run.mock }, attemptLog) : UNOBSERVED;
     // A step claimed on hand-over has been registered for aborts since then (processPreclaimed).
     const abort = held?.abort ?? new AttemptAbort();
     const release = held?.release ?? deps.inflight.add(run.runId, data.stepId, abort);
     let result: AttemptResult;
     try {
-      result =
-        input instanceof Error
-          ? { ok: false, failure: toFailure(input), usage: [] }
-          : await runAttempt({
-              handler: isolate(deps.registry.get(step.def.uses), step.def, { handlersModule: deps.handlersModule, scope }),
-              input,
-              deadlines: deadlinesOf(run, step, startedAt, Number(groupDeadline)),
-              abort,
-              log: attemptLog,
-              context: handlerContext(run, step, data, job, prepared, attemptLog, lease, secrets),
-            });
+      if (input instanceof Error) {
+        result = { ok: false, failure: toFailure(input), usage: [] };
+      } else {
+        const attempt = runAttempt({
+          handler: step.def.isolation === 'process' ? isolate(deps.registry.get(step.def.uses), step.def, { handlersModule: deps.handlersModule, scope }) : deps.registry.get(step.def.uses),
+          input,
+          deadlines: () => deadlinesOf(run, step, startedAt, Number(groupDeadline)),
+          abort,
+          context: handlerContext(run, step, data, job, prepared, attemptLog, lease, secrets),
+        });
+        result = attempt instanceof Promise ? await attempt : attempt;
+      }
     } catch (e) {
       result = { ok: false, failure: toFailure(e), usage: [] };
     } finally {
@@ -297,7 +310,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     }
     let committed: CostTotals | void = undefined;
     try {
-      committed = await lease.after({ ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt, output: result.ok ? result.output : undefined });
+      const settling = lease.after({ ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt, output: result.ok ? result.output : undefined });
+      committed = settling instanceof Promise ? await settling : settling;
     } finally {
       observed({ ok: result.ok, kind: result.ok ? undefined : result.failure.kind, durationMs: Date.now() - startedAt, cost: committed ?? usageTotals(result.usage) });
     }
@@ -313,7 +327,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         const finished = deps.fused
           .defer(job.id, invocation)
           .then((raw) => applyTransition(deps, run.runId, parseResult(raw)))
-          .catch((err: unknown) => attemptLog.warn({ err }, 'could not record the finish of a succeeded attempt; the reaper resolves the step'));
+          .catch((err: unknown) => attemptLog().warn({ err }, 'could not record the finish of a succeeded attempt; the reaper resolves the step'));
         deps.background?.(finished);
         return;
       }
@@ -343,7 +357,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       stack: failure.stack && lease.redact(failure.stack),
     });
     if (decision.retry) record.retryDelayMs = decision.delayMs;
-    attemptLog.info({ kind: failure.kind, outcome, retryDelayMs: record.retryDelayMs }, 'attempt failed');
+    attemptLog().info({ kind: failure.kind, outcome, retryDelayMs: record.retryDelayMs }, 'attempt failed');
     const transition = await store.finishAttempt(run.runId, data.stepId, outcome, record, { retryDelayMs: record.retryDelayMs });
     await applyTransition(deps, run.runId, transition);
   }

@@ -50,6 +50,8 @@ function createScenarioCache(maxSteps: number) {
  */
 export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 256) {
   const entries = new Map<string, Promise<CachedRun | undefined>>();
+  /** The loaded ones among `entries`, for callers that would rather not wait a tick. */
+  const loaded = new Map<string, CachedRun>();
   const compile = createScenarioCache(SCENARIO_CACHE_STEPS);
 
   async function load(runId: string): Promise<CachedRun | undefined> {
@@ -75,11 +77,31 @@ export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 25
         entries.set(runId, entry);
         return entry;
       }
-      entry = load(runId);
-      entry.then((run) => run ?? entries.delete(runId)).catch(() => entries.delete(runId));
-      entries.set(runId, entry);
-      if (entries.size > capacity) entries.delete(entries.keys().next().value as string);
-      return entry;
+      const loading = load(runId);
+      loading
+        .then((run) => {
+          if (!run) entries.delete(runId);
+          else if (entries.get(runId) === loading) loaded.set(runId, run);
+        })
+        .catch(() => entries.delete(runId));
+      entries.set(runId, loading);
+      if (entries.size > capacity) {
+        const oldest = entries.keys().next().value as string;
+        entries.delete(oldest);
+        loaded.delete(oldest);
+      }
+      return loading;
+    },
+    /** The run when it is loaded already (the same object `get` resolves with), else undefined. */
+    peek(runId: string): CachedRun | undefined {
+      const run = loaded.get(runId);
+      if (run) {
+        // The same recency bump as `get`.
+        const entry = entries.get(runId) as Promise<CachedRun | undefined>;
+        entries.delete(runId);
+        entries.set(runId, entry);
+      }
+      return run;
     },
     get size() {
       return entries.size;

@@ -115,7 +115,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     onTransition(runId, result) {
       if (listeners.size === 0) return;
       const ts = Date.now();
-      for (const e of result.emitted) listeners.emit({ type: e.type, ts, runId, stepId: e.stepId, attempt: e.attempt, workerId, data: e.data });
+      for (const e of result.emitted) if (listeners.wants(e.type)) listeners.emit({ type: e.type, ts, runId, stepId: e.stepId, attempt: e.attempt, workerId, data: e.data });
     },
   };
   const background = new Set<Promise<void>>();

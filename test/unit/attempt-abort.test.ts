@@ -63,3 +63,40 @@ describe('AttemptAbort: an AbortSignal only for handlers that ask for one', () =
     expect((abort as unknown as { controller?: unknown }).controller).toBeUndefined();
   });
 });
+
+describe('runAttempt: a synchronous handler is answered synchronously', () => {
+  it('no promise and no deadline list is asked for when the handler returns a value', () => {
+    const abort = new AttemptAbort();
+    const noop = defineHandler({ name: 'noop', input: z.unknown(), run: () => 7 });
+    let asked = 0;
+    const result = runAttempt({ handler: noop, input: {}, deadlines: () => (asked++, never), abort, context });
+    expect(result).not.toBeInstanceOf(Promise);
+    expect(result).toMatchObject({ ok: true, output: '7' });
+    expect(asked).toBe(0);
+  });
+
+  it('a deadline list given as a function still times out an asynchronous handler', async () => {
+    const abort = new AttemptAbort();
+    const hang = defineHandler({ name: 'hang', input: z.unknown(), run: () => new Promise(() => undefined) });
+    const result = await runAttempt({ handler: hang, input: {}, deadlines: () => [{ level: 'attempt', at: Date.now() + 15, limitMs: 15 }], abort, context });
+    expect(result.ok ? '' : result.failure.kind).toBe('timeout');
+  });
+
+  it('a throwing or oversized synchronous answer is a failed attempt, not a throw', () => {
+    const boom = defineHandler({ name: 'boom', input: z.unknown(), run: () => { throw new Error('boom'); } });
+    expect(runAttempt({ handler: boom, input: {}, deadlines: never, abort: new AttemptAbort(), context })).toMatchObject({ ok: false, failure: { message: 'boom' } });
+    const big = defineHandler({ name: 'big', input: z.unknown(), run: () => 'x'.repeat(1024 * 1024) });
+    expect(runAttempt({ handler: big, input: {}, deadlines: never, abort: new AttemptAbort(), context })).toMatchObject({ ok: false, failure: { kind: 'invalid_output' } });
+  });
+
+  it('z.unknown() passes the input through untouched, but its refinements still run', () => {
+    const input = { a: 1 };
+    let seen: unknown;
+    const any = defineHandler({ name: 'any', input: z.unknown(), run: (i) => ((seen = i), null) });
+    runAttempt({ handler: any, input, deadlines: never, abort: new AttemptAbort(), context });
+    expect(seen).toBe(input);
+    const refined = defineHandler({ name: 'refined', input: z.unknown().refine((v) => v === 1, 'must be 1'), run: () => null });
+    expect(runAttempt({ handler: refined, input: 2, deadlines: never, abort: new AttemptAbort(), context })).toMatchObject({ ok: false, failure: { kind: 'invalid_input' } });
+    expect(runAttempt({ handler: refined, input: 1, deadlines: never, abort: new AttemptAbort(), context })).toMatchObject({ ok: true });
+  });
+});
