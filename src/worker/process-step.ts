@@ -69,6 +69,22 @@ function readsAreAvailable(step: CompiledStep, raw: Record<string, { status: str
   return step.referencedSteps.every((id) => raw[id] && 'output' in raw[id]);
 }
 
+/**
+ * An attempt's logger (bindings runId, stepId, attempt), made on first use: most attempts log
+ * nothing, and a pino child costs ~0.6 KB and a few µs. A class rather than a closure because
+ * tsx (esbuild keepNames) gives every named closure a `defineProperty` call, per attempt here.
+ */
+class AttemptLog {
+  private logger: Logger | undefined;
+  constructor(
+    private readonly parent: Logger,
+    private readonly data: StepJobData,
+  ) {}
+  get(): Logger {
+    return (this.logger ??= this.parent.child({ runId: this.data.runId, stepId: this.data.stepId, attempt: this.data.attempt }));
+  }
+}
+
 /** The end of an attempt nobody observes. */
 const UNOBSERVED = () => {};
 
@@ -120,7 +136,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     return list;
   }
 
-  function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: () => Logger, lease: GuardLease, secrets: Record<string, string>) {
+  function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: AttemptLog, lease: GuardLease, secrets: Record<string, string>) {
     let evaluated: Map<string, ReturnType<typeof compileExpression>> | undefined;
     let log: Logger | undefined;
     return (abort: AttemptAbort, usage: Usage[]): HandlerContext => ({
@@ -132,7 +148,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       },
       // Built on first use: a capturing logger is a pino instance, and most handlers never log.
       get log() {
-        return (log ??= captureAttemptLog(attemptLog(), { redis: deps.redis, key: deps.keys.runLogs(run.runId), stepId: step.def.id, attempt: data.attempt, keepUntil: run.keepUntil, redact: lease.redact }));
+        return (log ??= captureAttemptLog(attemptLog.get(), { redis: deps.redis, key: deps.keys.runLogs(run.runId), stepId: step.def.id, attempt: data.attempt, keepUntil: run.keepUntil, redact: lease.redact }));
       },
       mock: lease.mock,
       mockOutput: lease.mockOutput ?? step.def.mock,
@@ -179,9 +195,9 @@ export function createStepProcessor(deps: StepProcessorDeps) {
   }
 
   /** Back to the queue without consuming an attempt: the step stays queued. */
-  async function waitInQueue(job: Job<StepJobData>, token: string | undefined, run: CachedRun, step: CompiledStep, wait: { delayMs: number; reason: string }, attemptLog: () => Logger): Promise<never> {
-    attemptLog().debug({ delayMs: wait.delayMs, reason: wait.reason }, 'attempt waits');
-    observeWait(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service }, wait.reason, attemptLog());
+  async function waitInQueue(job: Job<StepJobData>, token: string | undefined, run: CachedRun, step: CompiledStep, wait: { delayMs: number; reason: string }, attemptLog: AttemptLog): Promise<never> {
+    attemptLog.get().debug({ delayMs: wait.delayMs, reason: wait.reason }, 'attempt waits');
+    observeWait(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service }, wait.reason, attemptLog.get());
     await job.moveToDelayed(Date.now() + wait.delayMs, token);
     throw new DelayedError();
   }
@@ -226,9 +242,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     const run = deps.runs.peek(data.runId) ?? (await deps.runs.get(data.runId));
     if (!run) return;
     const step = run.step(data.stepId);
-    // Made on first use: most attempts log nothing, and a pino child costs ~0.6 KB and a few µs.
-    let attemptLogger: Logger | undefined;
-    const attemptLog = () => (attemptLogger ??= log.child({ runId: data.runId, stepId: data.stepId, attempt: data.attempt }));
+    const attemptLog = new AttemptLog(log, data);
 
     const raw = step.referencedSteps.length > 0 ? await loadStepContexts(deps.redis, deps.keys, run.runId, step.referencedSteps) : {};
     const scope = { input: run.input, steps: raw as never, run: { id: run.runId, attempt: data.attempt } };
@@ -277,7 +291,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         const halted = await gate.onHalted(claim.extra);
         if (halted.kind === 'wait') return waitInQueue(job, token, run, step, halted, attemptLog);
       }
-      attemptLog().debug({ why: claim.extra }, 'job discarded');
+      attemptLog.get().debug({ why: claim.extra }, 'job discarded');
       return;
     }
     deps.onTransition(run.runId, claim);
@@ -285,7 +299,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     if (newGroup) await scheduleDeadline(deps.queue, { runId: run.runId, group: newGroup }, Number(groupDeadline) - Date.now());
 
     const startedAt = Date.now();
-    const observed = deps.observer ? observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service, gatedMock: lease.mock && !run.mock }, attemptLog) : UNOBSERVED;
+    const observed = deps.observer ? observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service, gatedMock: lease.mock && !run.mock }, () => attemptLog.get()) : UNOBSERVED;
     // A step claimed on hand-over has been registered for aborts since then (processPreclaimed).
     const abort = held?.abort ?? new AttemptAbort();
     const release = held?.release ?? deps.inflight.add(run.runId, data.stepId, abort);
@@ -297,7 +311,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         const attempt = runAttempt({
           handler: step.def.isolation === 'process' ? isolate(deps.registry.get(step.def.uses), step.def, { handlersModule: deps.handlersModule, scope }) : deps.registry.get(step.def.uses),
           input,
-          deadlines: () => deadlinesOf(run, step, startedAt, Number(groupDeadline)),
+          // Bound, not a closure: tsx (esbuild keepNames) names every closure with a defineProperty call.
+          deadlines: deadlinesOf.bind(undefined, run, step, startedAt, Number(groupDeadline)),
           abort,
           context: handlerContext(run, step, data, job, prepared, attemptLog, lease, secrets),
         });
@@ -327,7 +342,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         const finished = deps.fused
           .defer(job.id, invocation)
           .then((raw) => applyTransition(deps, run.runId, parseResult(raw)))
-          .catch((err: unknown) => attemptLog().warn({ err }, 'could not record the finish of a succeeded attempt; the reaper resolves the step'));
+          .catch((err: unknown) => attemptLog.get().warn({ err }, 'could not record the finish of a succeeded attempt; the reaper resolves the step'));
         deps.background?.(finished);
         return;
       }
@@ -357,7 +372,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       stack: failure.stack && lease.redact(failure.stack),
     });
     if (decision.retry) record.retryDelayMs = decision.delayMs;
-    attemptLog().info({ kind: failure.kind, outcome, retryDelayMs: record.retryDelayMs }, 'attempt failed');
+    attemptLog.get().info({ kind: failure.kind, outcome, retryDelayMs: record.retryDelayMs }, 'attempt failed');
     const transition = await store.finishAttempt(run.runId, data.stepId, outcome, record, { retryDelayMs: record.retryDelayMs });
     await applyTransition(deps, run.runId, transition);
   }
