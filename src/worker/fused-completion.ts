@@ -52,17 +52,20 @@ type ScriptClient = Redis & { scriptsSet?: Record<string, { lua: string }> } & R
 
 interface Deferred {
   readonly invocation: ScriptInvocation;
-  resolve(raw: unknown): void;
-  reject(error: unknown): void;
+  readonly done: FinishDone;
 }
+
+/** Called once with the engine script's raw answer, or with why it could not be recorded. */
+export type FinishDone = (error: unknown, raw?: unknown) => void;
 
 export interface FusedCompletion {
   /**
    * Registers the engine's finish of job `jobId`: sent with BullMQ's completion of that job,
    * or alone if BullMQ does not complete it in this turn of the event loop (a closing worker).
-   * Resolves with the engine script's raw answer.
+   * `done` gets the engine script's raw answer: a callback, not a promise, because this runs
+   * once per step and a promise chain per step was a measurable part of a worker's garbage.
    */
-  defer(jobId: string, invocation: ScriptInvocation): Promise<unknown>;
+  defer(jobId: string, invocation: ScriptInvocation, done: FinishDone): void;
   /** The raw startAttempt answer for this job when it was claimed as BullMQ handed it over. */
   takeClaim(jobId: string): unknown;
 }
@@ -204,11 +207,25 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   const deferred = new Map<string, Deferred>();
   const claims = new Map<string, unknown>();
 
+  /** Pairs of job id and finish deferred in this turn of the event loop. */
+  let unsentCheck: (string | Deferred)[] = [];
+  function sendUnsent(): void {
+    const check = unsentCheck;
+    unsentCheck = [];
+    for (let i = 0; i < check.length; i += 2) {
+      const jobId = check[i] as string;
+      if (deferred.get(jobId) === check[i + 1]) sendAlone(jobId, check[i + 1] as Deferred);
+    }
+  }
+
   /** Sends a finish alone: BullMQ will not complete its job with it. */
   function sendAlone(jobId: string, finish: Deferred): void {
     if (deferred.get(jobId) !== finish) return;
     deferred.delete(jobId);
-    runScript(redis, 'finishAttempt', finish.invocation.keys, finish.invocation.args).then(finish.resolve, finish.reject);
+    runScript(redis, 'finishAttempt', finish.invocation.keys, finish.invocation.args).then(
+      (raw) => finish.done(undefined, raw),
+      (err: unknown) => finish.done(err),
+    );
   }
 
   function takeAnswer(jobId: string, claim: unknown): void {
@@ -246,8 +263,8 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
       throw e;
     }
     if (finish) {
-      if (typeof raw[0] === 'string' && raw[0].startsWith('ERR:')) finish.reject(new Error(`finishAttempt in the fused completion: ${raw[0].slice(4)}`));
-      else finish.resolve(raw[0]);
+      if (typeof raw[0] === 'string' && raw[0].startsWith('ERR:')) finish.done(new Error(`finishAttempt in the fused completion: ${raw[0].slice(4)}`));
+      else finish.done(undefined, raw[0]);
     }
     if (raw[2]) takeAnswer(Array.isArray(raw[2]) ? raw[2][0] : '', Array.isArray(raw[2]) ? raw[2][1] : raw[2]);
     // moveToFinished answers nil when there is no next job (Lua tables cannot hold nil).
@@ -283,19 +300,17 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   } as Command;
 
   return {
-    defer(jobId, invocation) {
-      return new Promise((resolve, reject) => {
-        // The same job redelivered here while a finish of it waits: the older one goes alone.
-        const earlier = deferred.get(jobId);
-        if (earlier) sendAlone(jobId, earlier);
-        const finish: Deferred = { invocation, resolve, reject };
-        deferred.set(jobId, finish);
-        // BullMQ completes a job in the microtasks after its processor returns; one that it does
-        // not complete (the worker is closing) still gets its finish, alone.
-        setImmediate(() => {
-          if (deferred.get(jobId) === finish) sendAlone(jobId, finish);
-        });
-      });
+    defer(jobId, invocation, done) {
+      // The same job redelivered here while a finish of it waits: the older one goes alone.
+      const earlier = deferred.get(jobId);
+      if (earlier) sendAlone(jobId, earlier);
+      const finish: Deferred = { invocation, done };
+      deferred.set(jobId, finish);
+      // BullMQ completes a job in the microtasks after its processor returns; one that it does
+      // not complete (the worker is closing) still gets its finish, alone. One check per turn
+      // of the event loop for all the finishes deferred in it.
+      unsentCheck.push(jobId, finish);
+      if (unsentCheck.length === 2) setImmediate(sendUnsent);
     },
     takeClaim(jobId) {
       const claim = claims.get(jobId);

@@ -20,7 +20,7 @@ import type { Inflight } from './inflight.ts';
 import { captureAttemptLog } from './attempt-log.ts';
 import { storeArtifact } from './artifacts.ts';
 import { isolate } from './isolation.ts';
-import type { FusedCompletion } from './fused-completion.ts';
+import type { FinishDone, FusedCompletion } from './fused-completion.ts';
 
 /** Thrown into an attempt's signal when the worker shuts down: the attempt is given back. */
 export const SHUTDOWN_REASON = new ScenarioError('cancelled', 'worker shutting down', { retryable: true, details: { shutdown: true } });
@@ -45,15 +45,48 @@ export interface StepProcessorDeps {
   readonly onTransition: (runId: string, result: TransitionResult) => void;
   /** Finishes and claims with BullMQ's completion of a job (src/worker/fused-completion.ts). */
   readonly fused?: FusedCompletion;
-  /** Work that outlives its processor (fused finishes); the worker waits for it on close. */
-  readonly background?: (work: Promise<void>) => void;
+  /** Counts work that outlives its processor (fused finishes); the worker waits for it on close. */
+  readonly background?: BackgroundWork;
+}
+
+/** A count of work in flight outside any processor: `begin` when it starts, `end` once when it is over. */
+export interface BackgroundWork {
+  begin(): void;
+  end(): void;
 }
 
 /** Applies what a transition asks for: enqueue newly ready steps and retries. */
 export async function applyTransition(deps: StepProcessorDeps, runId: string, result: TransitionResult): Promise<void> {
-  if (result.code === 0) return;
-  await enqueueSteps(deps.queue, runId, result.toEnqueue);
+  await applyTransitionNow(deps, runId, result);
+}
+
+/** applyTransition, synchronous when there is nothing to enqueue (a promise only when there is). */
+function applyTransitionNow(deps: StepProcessorDeps, runId: string, result: TransitionResult): Promise<void> | undefined {
+  if (result.code === 0) return undefined;
+  if (result.toEnqueue.length > 0) return enqueueSteps(deps.queue, runId, result.toEnqueue).then(() => deps.onTransition(runId, result));
   deps.onTransition(runId, result);
+  return undefined;
+}
+
+/** Records what a deferred finish answered; never throws (it runs inside BullMQ's completion). */
+function finishDone(deps: StepProcessorDeps, runId: string, attemptLog: AttemptLog): FinishDone {
+  const background = deps.background;
+  background?.begin();
+  return (error, raw) => {
+    let applying: Promise<void> | undefined;
+    try {
+      if (error) throw error;
+      applying = applyTransitionNow(deps, runId, parseResult(raw));
+    } catch (err) {
+      unrecorded(attemptLog, err);
+    }
+    if (!applying) return background?.end();
+    applying.catch((err: unknown) => unrecorded(attemptLog, err)).finally(() => background?.end());
+  };
+}
+
+function unrecorded(attemptLog: AttemptLog, err: unknown): void {
+  attemptLog.get().warn({ err }, 'could not record the finish of a succeeded attempt; the reaper resolves the step');
 }
 
 /** Ends the run (or group) whose deadline passed; idempotent across workers. */
@@ -222,7 +255,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     }
   }
 
-  return async function processStep(job: Job<StepJobData>, token?: string): Promise<void> {
+  // Not async (it only hands over a promise): BullMQ awaits the processor inside its own try.
+  return function processStep(job: Job<StepJobData>, token?: string): Promise<void> {
     // Claimed already when BullMQ handed the job over (a plain step, src/worker/fused-completion.ts).
     const claimedRaw = job.id ? deps.fused?.takeClaim(job.id) : undefined;
     if (!claimedRaw) return runStep(job, token);
@@ -338,12 +372,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       if (deps.fused && step.dependents.length === 0 && job.id) {
         // Nothing waits on this step to be queued: its finish rides on BullMQ's completion of
         // the job (one round trip); a step with dependents queues them before its job completes.
-        const invocation = store.finishInvocation(run.runId, data.stepId, 'succeeded', record, { output });
-        const finished = deps.fused
-          .defer(job.id, invocation)
-          .then((raw) => applyTransition(deps, run.runId, parseResult(raw)))
-          .catch((err: unknown) => attemptLog.get().warn({ err }, 'could not record the finish of a succeeded attempt; the reaper resolves the step'));
-        deps.background?.(finished);
+        deps.fused.defer(job.id, store.finishInvocation(run.runId, data.stepId, 'succeeded', record, { output }), finishDone(deps, run.runId, attemptLog));
         return;
       }
       await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'succeeded', record, { output }));

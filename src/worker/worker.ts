@@ -118,16 +118,22 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       for (const e of result.emitted) if (listeners.wants(e.type)) listeners.emit({ type: e.type, ts, runId, stepId: e.stepId, attempt: e.attempt, workerId, data: e.data });
     },
   };
-  const background = new Set<Promise<void>>();
+  // Fused finishes not yet recorded; close waits for them.
+  let backgroundWork = 0;
+  let backgroundDone: (() => void) | undefined;
   let fused: StepProcessorDeps['fused'];
   const deps: StepProcessorDeps = {
     ...baseDeps,
     get fused() {
       return fused;
     },
-    background(work) {
-      background.add(work);
-      void work.finally(() => background.delete(work));
+    background: {
+      begin() {
+        backgroundWork++;
+      },
+      end() {
+        if (--backgroundWork === 0) backgroundDone?.();
+      },
     },
   };
   const processStep = createStepProcessor(deps);
@@ -140,10 +146,12 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
   const stopControl = await subscribeControl(subscriber, keys.control, inflight, log);
   const worker = new Worker(
     STEP_QUEUE,
-    async (job: Job, token?: string) => {
+    // Not async: an async function returning a promise costs the step two more microtasks.
+    (job: Job, token?: string): Promise<void> => {
       if (job.name === JOB_NAMES.step) return processStep(job as Job<StepJobData>, token);
       if (job.name === JOB_NAMES.runDeadline || job.name === JOB_NAMES.groupDeadline) return processDeadline(job as Job<DeadlineJobData>);
       log.warn({ jobName: job.name, jobId: job.id }, 'unknown job name');
+      return Promise.resolve();
     },
     {
       connection: bullConnection,
@@ -213,7 +221,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       // down) keeps its lock until it expires and BullMQ redelivers it: no attempt is lost.
       await settlesWithin(drained, SHUTDOWN_GIVE_BACK_MS);
     }
-    await settlesWithin(Promise.allSettled([...background]), SHUTDOWN_CLEANUP_MS);
+    await settlesWithin(backgroundWork === 0 ? Promise.resolve() : new Promise<void>((resolve) => (backgroundDone = resolve)), SHUTDOWN_CLEANUP_MS);
     await settlesWithin(Promise.allSettled([reaperStopped, heartbeat.stop(workerId), stopControl(), guardrails?.stop(), queue.close()]), SHUTDOWN_CLEANUP_MS);
     subscriber.disconnect();
     bullConnection.disconnect();
