@@ -119,11 +119,12 @@ function claimLua(options: FusedCompletionOptions): string {
     '  local ok, d = pcall(cjson.decode, data)',
     "  if not ok or type(d) ~= 'table' or type(d.runId) ~= 'string' or type(d.stepId) ~= 'string' then return false end",
     '  local k = runKeys(d.runId)',
-    "  local uses = redis.call('HGET', k[3], 'p|' .. d.stepId)",
-    '  if not uses or not PLAIN[uses] then return false end',
+    // The step's plain handler and its static entry (startAttempt's ARGV[10]) in one read.
+    "  local dag = redis.call('HMGET', k[3], 'p|' .. d.stepId, d.stepId)",
+    '  if not dag[1] or not PLAIN[dag[1]] then return false end',
     `  k[11] = ${luaString(options.keys.guard.halt)}`,
     // '' = the run's scenario, read with the run's status (startAttempt).
-    "  local argv = {d.runId, NOW_MS, WORKER_ID, CONTROL, CAP, d.stepId, tostring(d.attempt), '1', ''}",
+    "  local argv = {d.runId, NOW_MS, WORKER_ID, CONTROL, CAP, d.stepId, tostring(d.attempt), '1', '', dag[2]}",
     `  return {jobId, (${luaFunction(luaScripts.startAttempt.lua)})(k, argv)}`,
     'end',
     // BullMQ answers {jobFields, jobId, limitUntil, delayUntil}; an empty table when no job.

@@ -3,7 +3,8 @@
   A `running` step with the same attempt is a redelivery after a stall and is taken over.
   KEYS[1..10] as in includes/run-core.lua; KEYS[11] the kill-switch hash (guardrails).
   ARGV[6] stepId, ARGV[7] attempt, ARGV[8] '1' to check the kill switch here, ARGV[9] scenario
-  ('' = the run's).
+  ('' = the run's), ARGV[10] (optional) the step's static entry in the dag hash, when the caller
+  read it already (src/worker/fused-completion.ts).
   The guard leaves the kill switch to this script for attempts that hold nothing (no service,
   nothing reserved): it is all admitAttempt would check for them, and here it is atomic with
   the claim, one round trip less per step.
@@ -33,7 +34,7 @@ local st = step[1]
 if step[2] ~= attempt then return result(0, 'stale_attempt') end
 if st ~= 'queued' and st ~= 'retrying' and st ~= 'running' then return result(0, 'step_' .. tostring(st)) end
 
-local _, _, group = static(sid)
+local group = string.match(ARGV[10] or redis.call('HGET', K_DAG, sid), '^..|([^|]*)|')
 local groupDeadline, newGroup = 0, ''
 if group ~= '' then
   local dl = redis.call('HGET', K_GRP, 'dl|' .. group)
