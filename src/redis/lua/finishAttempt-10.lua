@@ -11,6 +11,7 @@
 --- @include "run-state"
 
 local sid, attempt, outcome = ARGV[6], ARGV[7], ARGV[8]
+runCounters()
 if runTerminal() then return result(0, 'run_over') end
 local current = redis.call('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid)
 if current[1] ~= 'running' or current[2] ~= attempt then return result(0, 'stale') end

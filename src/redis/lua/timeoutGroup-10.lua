@@ -14,7 +14,7 @@ local done = sweep(split(redis.call('HGET', K_DAG, 'g|' .. group)), 'timed_out',
   'group_timeout', message, 'timeout', false)
 publishAborts('group_timeout', message)
 if #done > 0 then
-  redis.call('HSET', K_RUN, 'failed', '1')
+  markFailed()
   for _, p in ipairs(abortForFailFast()) do done[#done + 1] = p end
 end
 propagate(done)

@@ -4,6 +4,32 @@
 ]]
 --- @include "run-core"
 
+-- The run's status, counters and maxParallel, read once per script and kept current by the
+-- writes here: HINCRBY answers the new count, so nothing is read twice (its amounts are strings:
+-- formatting a Lua number costs more than the command). `open` is known once a step ended.
+-- `parking` says whether the wait list may hold steps: a step is parked only while inflight >=
+-- maxParallel, and every script that lowers inflight drains (or ends the run), so the list is
+-- empty when this script found inflight below maxParallel and parked nothing itself.
+local RUN = nil
+local function runCounters()
+  if RUN == nil then
+    local r = redis.call('HMGET', K_RUN, 'status', 'inflight', 'failed', 'maxParallel')
+    if STATUS == nil then STATUS = r[1] or false end
+    local inflight, maxParallel = tonumber(r[2] or '0'), tonumber(r[4] or '0')
+    RUN = {inflight = inflight, maxParallel = maxParallel, failed = r[3] == '1', parking = inflight >= maxParallel, open = nil}
+  end
+  return RUN
+end
+
+-- The run fails its verdict once its open steps end.
+local function markFailed()
+  local run = runCounters()
+  if not run.failed then
+    redis.call('HSET', K_RUN, 'failed', '1')
+    run.failed = true
+  end
+end
+
 local function isActive(st)
   return st == 'queued' or st == 'running' or st == 'retrying'
 end
@@ -24,8 +50,9 @@ end
 -- step's status, is read here unless the caller has it.
 local function finishStep(sid, st, reason, continued, attempt, data, prev)
   if prev == nil then prev = sget('st', sid) end
-  if isActive(prev) then redis.call('HINCRBY', K_RUN, 'inflight', -1) end
-  redis.call('HINCRBY', K_RUN, 'open', -1)
+  local run = runCounters()
+  if isActive(prev) then run.inflight = redis.call('HINCRBY', K_RUN, 'inflight', '-1') end
+  run.open = redis.call('HINCRBY', K_RUN, 'open', '-1')
   local fields = {'st|' .. sid, st, 't1|' .. sid, NOW_S}
   local ev = data
   if reason and reason ~= '' then
@@ -38,21 +65,19 @@ local function finishStep(sid, st, reason, continued, attempt, data, prev)
   end
   redis.call('HSET', K_STEPS, unpack(fields))
   emit('step.' .. st, sid, attempt, ev)
-  if (st == 'failed' or st == 'timed_out') and not continued then
-    redis.call('HSET', K_RUN, 'failed', '1')
-  end
+  if (st == 'failed' or st == 'timed_out') and not continued then markFailed() end
   return blocks(st, reason, continued)
 end
 
 -- Marks a ready step queued (within maxParallel) or parks it on the wait list.
 local function admit(sid)
-  local inflight = tonumber(redis.call('HGET', K_RUN, 'inflight') or '0')
-  local maxParallel = tonumber(redis.call('HGET', K_RUN, 'maxParallel'))
-  if inflight >= maxParallel then
+  local run = runCounters()
+  if run.inflight >= run.maxParallel then
     redis.call('RPUSH', K_WAIT, sid)
+    run.parking = true
     return
   end
-  redis.call('HINCRBY', K_RUN, 'inflight', 1)
+  run.inflight = redis.call('HINCRBY', K_RUN, 'inflight', '1')
   redis.call('HSET', K_STEPS, 'st|' .. sid, 'queued', 'a|' .. sid, '1')
   emit('step.queued', sid, 1, nil)
   TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|1|0'
@@ -89,9 +114,9 @@ end
 
 -- Admits parked steps while maxParallel allows.
 local function drain()
-  if redis.call('LLEN', K_WAIT) == 0 then return end
-  local maxParallel = tonumber(redis.call('HGET', K_RUN, 'maxParallel'))
-  while tonumber(redis.call('HGET', K_RUN, 'inflight') or '0') < maxParallel do
+  local run = runCounters()
+  if not run.parking then return end
+  while run.inflight < run.maxParallel do
     local sid = redis.call('LPOP', K_WAIT)
     if not sid then return end
     if sget('st', sid) == 'pending' then admit(sid) end
@@ -120,10 +145,11 @@ end
 
 -- Ends the run once no step is open: failed if any step failed for the verdict.
 local function finalizeIfDone()
+  local run = runCounters()
   if runTerminal() then return end
-  local r = redis.call('HMGET', K_RUN, 'open', 'failed')
-  if tonumber(r[1]) > 0 then return end
-  if r[2] == '1' then endRun('failed', nil) else endRun('succeeded', nil) end
+  if run.open == nil then run.open = tonumber(redis.call('HGET', K_RUN, 'open')) end
+  if run.open > 0 then return end
+  if run.failed then endRun('failed', nil) else endRun('succeeded', nil) end
 end
 
 -- Terminates every open step of `ids`: running ones get `runningStatus` and are aborted on
