@@ -88,11 +88,18 @@ function luaString(text: string): string {
   return `"${[...Buffer.from(text, 'utf8')].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\${String(b).padStart(3, '0')}`)).join('')}"`;
 }
 
-/** Lua building a run's 10 engine keys from its id, from the same templates as keys.ts. */
+/**
+ * Lua building a run's 10 engine keys from its id, from the same templates as keys.ts. The last
+ * run's keys are kept: the finish and the claim of one script are mostly of the same run.
+ */
 function runKeysLua(keys: Keys): string {
   const mark = '\u0001';
   const parts = keys.runScriptKeys(mark).map((k) => k.split(mark).map(luaString).join(' .. id .. '));
-  return `local function runKeys(id) return {${parts.join(', ')}} end`;
+  return `local keysOf, keysFor = nil, nil
+local function runKeys(id)
+  if id ~= keysFor then keysOf, keysFor = {${parts.join(', ')}}, id end
+  return keysOf
+end`;
 }
 
 /**
