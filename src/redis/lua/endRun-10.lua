@@ -3,7 +3,7 @@
   older than the max age (failed). Running steps are aborted on their workers (timed_out on
   a deadline, cancelled otherwise); the rest are cancelled.
   KEYS as in includes/run-core.lua. ARGV[6] status: cancelled|halted|timed_out|failed, ARGV[7] message
-  Returns {code, {}, emitted, runStatus, ''}; code 0 when the run was already over.
+  Returns {code, '', emitted, runStatus, ''}; code 0 when the run was already over.
 ]]
 --- @include "run-state"
 

@@ -4,7 +4,7 @@
   caller holds, which counts as idle. In mode `abort` running steps are aborted at once.
   KEYS as in includes/run-core.lua. ARGV[6] message, ARGV[7] scenario ('' = any),
   ARGV[8] mode idle|abort, ARGV[9] step id the caller holds ('' = none)
-  Returns {code, {}, emitted, runStatus, extra}: 1 ended, 2 busy (a step is running),
+  Returns {code, '', emitted, runStatus, extra}: 1 ended, 2 busy (a step is running),
   0 nothing to do (extra says why).
 ]]
 --- @include "run-state"

@@ -8,7 +8,7 @@
   The guard leaves the kill switch to this script for attempts that hold nothing (no service,
   nothing reserved): it is all admitAttempt would check for them, and here it is atomic with
   the claim, one round trip less per step.
-  Returns {code, {}, emitted, runStatus, extra}:
+  Returns {code, '', emitted, runStatus, extra}:
     1 started, extra "<runDeadline>|<groupDeadline>|<newGroup>"
     0 discard (extra says why), 2 run deadline passed, 3 group deadline passed (extra = group)
     4 halted, extra = the halt JSON {reason, at, scope}; nothing changed

@@ -16,6 +16,9 @@
     KEYS[10] active runs zset
   ARGV[1] runId, ARGV[2] now (ms, an integer), ARGV[3] workerId ('' for clients), ARGV[4] control
   channel, ARGV[5] global stream cap; script-specific arguments follow.
+  Every engine script answers result(): {code, toEnqueue, emitted, runStatus, extra}, toEnqueue
+  the steps to enqueue as "sid|attempt|delayMs" joined by ',', emitted the events written as
+  "type|sid|attempt|dataJson" joined by '\n' (cjson escapes newlines; step ids hold neither).
 
   Costs that add up at thousands of steps a second: numbers written back to Redis are passed as
   the strings they came in as (NOW_S; formatting a Lua number goes through printf), and the run's
@@ -80,6 +83,7 @@ local function runTerminal()
   return st ~= 'queued' and st ~= 'running'
 end
 
+-- Strings rather than nested tables: Redis converts every table of the answer at a cost.
 local function result(code, extra)
-  return {code, TO_ENQUEUE, EMITTED, runStatus(), extra or ''}
+  return {code, table.concat(TO_ENQUEUE, ','), table.concat(EMITTED, '\n'), runStatus(), extra or ''}
 end
