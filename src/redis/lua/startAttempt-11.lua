@@ -35,12 +35,13 @@ if step[2] ~= attempt then return result(0, 'stale_attempt') end
 if st ~= 'queued' and st ~= 'retrying' and st ~= 'running' then return result(0, 'step_' .. tostring(st)) end
 
 local group = string.match(ARGV[10] or redis.call('HGET', K_DAG, sid), '^..|([^|]*)|')
-local groupDeadline, newGroup = 0, ''
+-- The deadline goes back as the string it is stored as (formatting a Lua number costs a printf).
+local groupDeadline, newGroup = '0', ''
 if group ~= '' then
   local dl = redis.call('HGET', K_GRP, 'dl|' .. group)
   if dl then
-    groupDeadline = tonumber(dl)
-    if NOW >= groupDeadline then return result(3, group) end
+    if NOW >= tonumber(dl) then return result(3, group) end
+    groupDeadline = dl
   else
     groupDeadline = NOW + tonumber(redis.call('HGET', K_GRP, 'to|' .. group))
     redis.call('HSET', K_GRP, 'start|' .. group, NOW_S, 'dl|' .. group, groupDeadline)

@@ -1,7 +1,7 @@
 --[[
-  The core of every engine script: its keys and arguments, events, the step reads, the run's
-  status and the answer. Inlined alone where a script only claims (startAttempt): Lua makes
-  every `local function` of an included file anew on each call, and a claim needs these.
+  The core of every engine script: its keys and arguments, events, the run's status and the
+  answer. Inlined alone where a script only claims (startAttempt): Lua makes every `local
+  function` of an included file anew on each call, and a claim needs only these.
 
   Every engine script takes the same 10 keys (all under one hash tag on Redis Cluster):
     KEYS[1]  run hash          meta: status, open, inflight, failed, aborting, deadline, ...
@@ -30,12 +30,12 @@ local RUN_ID, NOW, NOW_S, WORKER, CHANNEL, GLOBAL_CAP = ARGV[1], tonumber(ARGV[2
 
 local EMITTED = {}
 local TO_ENQUEUE = {}
-local TO_ABORT = {}
 
+-- `attempt` is best passed as a string: a Lua number is formatted through printf.
 local function emit(etype, sid, attempt, data)
   local f = {'type', etype, 'ts', NOW_S, 'runId', RUN_ID}
   if sid then f[#f + 1] = 'stepId'; f[#f + 1] = sid end
-  if attempt then f[#f + 1] = 'attempt'; f[#f + 1] = tostring(attempt) end
+  if attempt then attempt = tostring(attempt); f[#f + 1] = 'attempt'; f[#f + 1] = attempt end
   if WORKER ~= '' then f[#f + 1] = 'workerId'; f[#f + 1] = WORKER end
   local json = ''
   if data then json = cjson.encode(data); f[#f + 1] = 'data'; f[#f + 1] = json end
@@ -45,42 +45,10 @@ local function emit(etype, sid, attempt, data)
   EMITTED[#EMITTED + 1] = etype .. '|' .. (sid or '') .. '|' .. (attempt or '') .. '|' .. json
 end
 
-local function sget(field, sid)
-  return redis.call('HGET', K_STEPS, field .. '|' .. sid)
-end
-
-local function split(csv)
-  local out = {}
-  if csv and csv ~= '' then
-    for item in string.gmatch(csv, '[^,]+') do out[#out + 1] = item end
-  end
-  return out
-end
-
--- Static facts of a step: has an `if`, continueOnError, group, dependents. Read once per
--- script: a step's static entry never changes after createRun.
-local STATIC = {}
-local function static(sid)
-  local f = STATIC[sid]
-  if not f then
-    local s = redis.call('HGET', K_DAG, sid)
-    local rest = string.sub(s, 4)
-    local bar = string.find(rest, '|', 1, true)
-    f = {string.sub(s, 1, 1) == '1', string.sub(s, 2, 2) == '1', string.sub(rest, 1, bar - 1), split(string.sub(rest, bar + 1))}
-    STATIC[sid] = f
-  end
-  return f[1], f[2], f[3], f[4]
-end
-
 local STATUS = nil
 local function runStatus()
   if STATUS == nil then STATUS = redis.call('HGET', K_RUN, 'status') or false end
   return STATUS
-end
-
-local function runTerminal()
-  local st = runStatus()
-  return st ~= 'queued' and st ~= 'running'
 end
 
 -- Strings rather than nested tables: Redis converts every table of the answer at a cost.

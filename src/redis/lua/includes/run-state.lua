@@ -4,6 +4,40 @@
 ]]
 --- @include "run-core"
 
+local TO_ABORT = {}
+
+local function sget(field, sid)
+  return redis.call('HGET', K_STEPS, field .. '|' .. sid)
+end
+
+local function split(csv)
+  local out = {}
+  if csv and csv ~= '' then
+    for item in string.gmatch(csv, '[^,]+') do out[#out + 1] = item end
+  end
+  return out
+end
+
+-- Static facts of a step: has an `if`, continueOnError, group, dependents. Read once per
+-- script: a step's static entry never changes after createRun.
+local STATIC = {}
+local function static(sid)
+  local f = STATIC[sid]
+  if not f then
+    local s = redis.call('HGET', K_DAG, sid)
+    local rest = string.sub(s, 4)
+    local bar = string.find(rest, '|', 1, true)
+    f = {string.sub(s, 1, 1) == '1', string.sub(s, 2, 2) == '1', string.sub(rest, 1, bar - 1), split(string.sub(rest, bar + 1))}
+    STATIC[sid] = f
+  end
+  return f[1], f[2], f[3], f[4]
+end
+
+local function runTerminal()
+  local st = runStatus()
+  return st ~= 'queued' and st ~= 'running'
+end
+
 -- The run's status, counters and maxParallel, read once per script and kept current by the
 -- writes here: HINCRBY answers the new count, so nothing is read twice (its amounts are strings:
 -- formatting a Lua number costs more than the command). `open` is known once a step ended.
@@ -79,7 +113,7 @@ local function admit(sid)
   end
   run.inflight = redis.call('HINCRBY', K_RUN, 'inflight', '1')
   redis.call('HSET', K_STEPS, 'st|' .. sid, 'queued', 'a|' .. sid, '1')
-  emit('step.queued', sid, 1, nil)
+  emit('step.queued', sid, '1', nil)
   TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|1|0'
 end
 
