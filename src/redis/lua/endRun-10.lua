@@ -13,7 +13,7 @@ local runningStatus, kind, reason = 'cancelled', 'cancelled', status
 if status == 'timed_out' then runningStatus, kind, reason = 'timed_out', 'timeout', 'run_timeout' end
 if status == 'halted' then kind = 'halted' end
 if status == 'failed' then reason = 'recovery' end
-sweep(split(redis.call('HGET', K_DAG, '_ids')), runningStatus, 'cancelled', reason, message, kind, false)
-publishAborts(reason, message)
-endRun(status, message)
+rare().sweep(split(redis.call('HGET', K_DAG, '_ids')), runningStatus, 'cancelled', reason, message, kind, false)
+rare().publishAborts(reason, message)
+rare().endRun(status, message)
 return result(1)

@@ -33,7 +33,7 @@ if ARGV[12] ~= '' then data = {kind = ARGV[12], message = ARGV[13]} end
 local blocking = finishStep(sid, outcome, '', continued, attempt, data, 'running')
 local pending = {{sid, blocking}}
 if blocking and (outcome == 'failed' or outcome == 'timed_out') then
-  for _, p in ipairs(abortForFailFast()) do pending[#pending + 1] = p end
+  for _, p in ipairs(rare().abortForFailFast()) do pending[#pending + 1] = p end
 end
 propagate(pending)
 drain()

@@ -18,7 +18,7 @@ if mode == 'idle' then
     if sid ~= held and sget('st', sid) == 'running' then return result(2, 'busy') end
   end
 end
-sweep(ids, 'cancelled', 'cancelled', 'halted', message, 'halted', false)
-publishAborts('halted', message)
-endRun('halted', message)
+rare().sweep(ids, 'cancelled', 'cancelled', 'halted', message, 'halted', false)
+rare().publishAborts('halted', message)
+rare().endRun('halted', message)
 return result(1)

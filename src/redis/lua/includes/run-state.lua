@@ -4,8 +4,6 @@
 ]]
 --- @include "run-core"
 
-local TO_ABORT = {}
-
 local function sget(field, sid)
   return redis.call('HGET', K_STEPS, field .. '|' .. sid)
 end
@@ -68,11 +66,6 @@ local function isActive(st)
   return st == 'queued' or st == 'running' or st == 'retrying'
 end
 
-local function isTerminal(st)
-  return st == 'succeeded' or st == 'failed' or st == 'timed_out' or st == 'skipped'
-    or st == 'cancelled' or st == 'reused'
-end
-
 -- A terminal need blocks dependents that have no `if` (SPEC §5); a skip by condition does not.
 local function blocks(st, reason, continued)
   if continued then return false end
@@ -128,7 +121,7 @@ local function propagate(pending)
     local _, _, _, deps = static(sid)
     for _, d in ipairs(deps) do
       if blocking then redis.call('HSET', K_STEPS, 'b|' .. d, '1') end
-      local left = redis.call('HINCRBY', K_STEPS, 'n|' .. d, -1)
+      local left = redis.call('HINCRBY', K_STEPS, 'n|' .. d, '-1')
       if left == 0 and sget('st', d) == 'pending' then
         local hasIf = static(d)
         if not hasIf and aborting == nil then aborting = redis.call('HGET', K_RUN, 'aborting') == '1' end
@@ -157,24 +150,90 @@ local function drain()
   end
 end
 
--- Ends the run with `status`, if it is not over yet.
-local function endRun(status, reason)
-  if runTerminal() then return end
-  local fields = {'status', status, 'finishedAt', NOW_S}
-  if reason and reason ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = reason end
-  redis.call('HSET', K_RUN, unpack(fields))
-  STATUS = status
-  redis.call('ZREM', K_ACTIVE, RUN_ID)
-  -- A finished run is kept for its retention, then Redis forgets it.
-  local retention = tonumber(redis.call('HGET', K_RUN, 'retentionMs') or '0')
-  if retention and retention > 0 then
-    for _, k in ipairs({K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT, K_EV, K_WAIT, K_GRP}) do
-      redis.call('PEXPIRE', k, retention)
+-- The run's end and the sweeps of failFast, halts, gates and group timeouts, made on first use:
+-- a step's finish rarely needs them, and Lua makes every local function anew on each call.
+local RARE = nil
+local function rare()
+  if RARE then return RARE end
+  local TO_ABORT = {}
+
+  local function isTerminal(st)
+    return st == 'succeeded' or st == 'failed' or st == 'timed_out' or st == 'skipped'
+      or st == 'cancelled' or st == 'reused'
+  end
+
+  -- Ends the run with `status`, if it is not over yet.
+  local function endRun(status, reason)
+    if runTerminal() then return end
+    local fields = {'status', status, 'finishedAt', NOW_S}
+    if reason and reason ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = reason end
+    redis.call('HSET', K_RUN, unpack(fields))
+    STATUS = status
+    redis.call('ZREM', K_ACTIVE, RUN_ID)
+    -- A finished run is kept for its retention, then Redis forgets it.
+    local retention = tonumber(redis.call('HGET', K_RUN, 'retentionMs') or '0')
+    if retention and retention > 0 then
+      for _, k in ipairs({K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT, K_EV, K_WAIT, K_GRP}) do
+        redis.call('PEXPIRE', k, retention)
+      end
+    end
+    local data = nil
+    if reason and reason ~= '' then data = {reason = reason} end
+    emit('run.' .. status, nil, nil, data)
+  end
+
+  -- Terminates every open step of `ids`: running ones get `runningStatus` and are aborted on
+  -- their worker; the others `restStatus`. Returns the {sid, blocking} pairs for propagate.
+  local function sweep(ids, runningStatus, restStatus, reason, message, kind, onlyStarted)
+    local done = {}
+    for _, sid in ipairs(ids) do
+      local st = sget('st', sid)
+      if not isTerminal(st) and not (onlyStarted and st == 'pending') then
+        local attempt = sget('a', sid)
+        if st == 'running' then
+          local rec = {attempt = tonumber(attempt), kind = kind, message = message,
+            startedAt = tonumber(sget('ts', sid)), finishedAt = NOW, workerId = sget('w', sid) or ''}
+          redis.call('HSET', K_ATT, sid .. '|' .. attempt, cjson.encode(rec))
+          TO_ABORT[#TO_ABORT + 1] = sid
+          done[#done + 1] = {sid, finishStep(sid, runningStatus, reason, false, tonumber(attempt), {message = message})}
+        else
+          local att = nil
+          if st ~= 'pending' then att = tonumber(attempt) end
+          done[#done + 1] = {sid, finishStep(sid, restStatus, reason, false, att, nil)}
+        end
+      end
+    end
+    return done
+  end
+
+  local function publishAborts(reason, message)
+    if #TO_ABORT > 0 then
+      redis.call('PUBLISH', CHANNEL, cjson.encode({type = 'abort', runId = RUN_ID, steps = TO_ABORT,
+        reason = reason, message = message}))
     end
   end
-  local data = nil
-  if reason and reason ~= '' then data = {reason = reason} end
-  emit('run.' .. status, nil, nil, data)
+
+  -- First failure of a failFast run: abort running steps, skip the parked ones without `if`;
+  -- steps with an explicit `if` still decide once their needs end (SPEC §2 teardown).
+  local function abortForFailFast()
+    if redis.call('HGET', K_RUN, 'failFast') ~= '1' then return {} end
+    if redis.call('HGET', K_RUN, 'aborting') == '1' then return {} end
+    redis.call('HSET', K_RUN, 'aborting', '1')
+    local message = 'another step failed and the run is failFast'
+    local ids = split(redis.call('HGET', K_DAG, '_ids'))
+    local done = sweep(ids, 'cancelled', 'cancelled', 'fail_fast', message, 'cancelled', true)
+    for _, sid in ipairs(ids) do
+      if sget('st', sid) == 'pending' and tonumber(sget('n', sid)) == 0 and not static(sid) then
+        done[#done + 1] = {sid, finishStep(sid, 'skipped', 'fail_fast', false, nil, nil)}
+      end
+    end
+    publishAborts('fail_fast', message)
+    return done
+  end
+
+  RARE = {isTerminal = isTerminal, endRun = endRun, sweep = sweep, publishAborts = publishAborts,
+    abortForFailFast = abortForFailFast}
+  return RARE
 end
 
 -- Ends the run once no step is open: failed if any step failed for the verdict.
@@ -183,55 +242,6 @@ local function finalizeIfDone()
   if runTerminal() then return end
   if run.open == nil then run.open = tonumber(redis.call('HGET', K_RUN, 'open')) end
   if run.open > 0 then return end
-  if run.failed then endRun('failed', nil) else endRun('succeeded', nil) end
-end
-
--- Terminates every open step of `ids`: running ones get `runningStatus` and are aborted on
--- their worker; the others `restStatus`. Returns the {sid, blocking} pairs for propagate.
-local function sweep(ids, runningStatus, restStatus, reason, message, kind, onlyStarted)
-  local done = {}
-  for _, sid in ipairs(ids) do
-    local st = sget('st', sid)
-    if not isTerminal(st) and not (onlyStarted and st == 'pending') then
-      local attempt = sget('a', sid)
-      if st == 'running' then
-        local rec = {attempt = tonumber(attempt), kind = kind, message = message,
-          startedAt = tonumber(sget('ts', sid)), finishedAt = NOW, workerId = sget('w', sid) or ''}
-        redis.call('HSET', K_ATT, sid .. '|' .. attempt, cjson.encode(rec))
-        TO_ABORT[#TO_ABORT + 1] = sid
-        done[#done + 1] = {sid, finishStep(sid, runningStatus, reason, false, tonumber(attempt), {message = message})}
-      else
-        local att = nil
-        if st ~= 'pending' then att = tonumber(attempt) end
-        done[#done + 1] = {sid, finishStep(sid, restStatus, reason, false, att, nil)}
-      end
-    end
-  end
-  return done
-end
-
-local function publishAborts(reason, message)
-  if #TO_ABORT > 0 then
-    redis.call('PUBLISH', CHANNEL, cjson.encode({type = 'abort', runId = RUN_ID, steps = TO_ABORT,
-      reason = reason, message = message}))
-  end
-end
-
--- First failure of a failFast run: abort running steps, skip the parked ones without `if`;
--- steps with an explicit `if` still decide once their needs end (SPEC §2 teardown).
-local function abortForFailFast()
-  if redis.call('HGET', K_RUN, 'failFast') ~= '1' then return {} end
-  if redis.call('HGET', K_RUN, 'aborting') == '1' then return {} end
-  redis.call('HSET', K_RUN, 'aborting', '1')
-  local message = 'another step failed and the run is failFast'
-  local ids = split(redis.call('HGET', K_DAG, '_ids'))
-  local done = sweep(ids, 'cancelled', 'cancelled', 'fail_fast', message, 'cancelled', true)
-  for _, sid in ipairs(ids) do
-    if sget('st', sid) == 'pending' and tonumber(sget('n', sid)) == 0 and not static(sid) then
-      done[#done + 1] = {sid, finishStep(sid, 'skipped', 'fail_fast', false, nil, nil)}
-    end
-  end
-  publishAborts('fail_fast', message)
-  return done
+  if run.failed then rare().endRun('failed', nil) else rare().endRun('succeeded', nil) end
 end
 
