@@ -28,7 +28,7 @@ import type { Logger } from 'pino';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import { luaScripts } from '../redis/lua-scripts.generated.ts';
-import { evalLua, luaFunction, luaSha, runScript, SLICE_LUA } from '../redis/scripts.ts';
+import { evalLua, luaFunction, luaSha, runScript } from '../redis/scripts.ts';
 import type { ScriptInvocation } from '../engine/store.ts';
 import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
 
@@ -111,7 +111,6 @@ function claimLua(options: FusedCompletionOptions): string {
   return [
     // The control channel and the global stream's cap, which every engine script takes.
     `local CONTROL, CAP = ${luaString(options.keys.control)}, ${luaString(String(GLOBAL_EVENTS_CAP))}`,
-    SLICE_LUA,
     "local function errText(e) if type(e) == 'table' then return tostring(e.err or e) end return tostring(e) end",
     runKeysLua(options.keys),
     `local PLAIN = {${plain}}`,
@@ -157,14 +156,14 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions): stri
     claimLua(options),
     'local engine = false',
     'if na > 0 then',
-    '  local argv = {ARGV[1], NOW_MS, WORKER_ID, CONTROL, CAP}',
-    '  for i = 2, na do argv[#argv + 1] = ARGV[i] end',
+    // Made at its size: a table that grows is reallocated on the way.
+    '  local argv = {ARGV[1], NOW_MS, WORKER_ID, CONTROL, CAP, unpack(ARGV, 2, na)}',
     // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
     // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
     `  local ok, answer = pcall(${luaFunction(luaScripts.finishAttempt.lua)}, runKeys(ARGV[1]), argv)`,
     "  if ok then engine = answer else engine = 'ERR:' .. errText(answer) end",
     'end',
-    `local bull = (${luaFunction(bullLua)})(KEYS, slice(ARGV, na + 1, n - 3))`,
+    `local bull = (${luaFunction(bullLua)})(KEYS, {unpack(ARGV, na + 1, n - 3)})`,
     'if bull == nil then bull = false end',
     'return {engine, bull, claimOf(bull)}',
   ].join('\n');
@@ -179,7 +178,7 @@ function composeActive(bullLua: string, options: FusedCompletionOptions): string
     'local n = #ARGV',
     'local WORKER_ID, NOW_MS = ARGV[n - 1], ARGV[n]',
     claimLua(options),
-    `local bull = (${luaFunction(bullLua)})(KEYS, slice(ARGV, 1, n - 2))`,
+    `local bull = (${luaFunction(bullLua)})(KEYS, {unpack(ARGV, 1, n - 2)})`,
     'if bull == nil then bull = false end',
     'return {bull, claimOf(bull)}',
   ].join('\n');

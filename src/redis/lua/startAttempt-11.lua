@@ -54,9 +54,11 @@ if rs == 'queued' then
   STATUS = 'running'
   emit('run.started', nil, nil, nil)
 end
-local fields = {'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER}
-if not step[3] then fields[#fields + 1] = 't0|' .. sid; fields[#fields + 1] = NOW_S end
-redis.call('HSET', K_STEPS, unpack(fields))
+if step[3] then
+  redis.call('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER)
+else
+  redis.call('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER, 't0|' .. sid, NOW_S)
+end
 local data = nil
 if st == 'running' then data = {restart = true} end
 emit('step.started', sid, attempt, data)

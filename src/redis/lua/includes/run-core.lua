@@ -33,14 +33,16 @@ local TO_ENQUEUE = {}
 
 -- `attempt` is best passed as a string: a Lua number is formatted through printf.
 local function emit(etype, sid, attempt, data)
-  local f = {'type', etype, 'ts', NOW_S, 'runId', RUN_ID}
-  if sid then f[#f + 1] = 'stepId'; f[#f + 1] = sid end
-  if attempt then attempt = tostring(attempt); f[#f + 1] = 'attempt'; f[#f + 1] = attempt end
-  if WORKER ~= '' then f[#f + 1] = 'workerId'; f[#f + 1] = WORKER end
+  -- Made with room for every field (a table that grows is reallocated); n fields are used.
+  local f = {'type', etype, 'ts', NOW_S, 'runId', RUN_ID, 0, 0, 0, 0, 0, 0, 0, 0}
+  local n = 6
+  if sid then f[7] = 'stepId'; f[8] = sid; n = 8 end
+  if attempt then attempt = tostring(attempt); f[n + 1] = 'attempt'; f[n + 2] = attempt; n = n + 2 end
+  if WORKER ~= '' then f[n + 1] = 'workerId'; f[n + 2] = WORKER; n = n + 2 end
   local json = ''
-  if data then json = cjson.encode(data); f[#f + 1] = 'data'; f[#f + 1] = json end
-  redis.call('XADD', K_EV, '*', unpack(f))
-  redis.call('XADD', K_GEV, 'MAXLEN', '~', GLOBAL_CAP, '*', unpack(f))
+  if data then json = cjson.encode(data); f[n + 1] = 'data'; f[n + 2] = json; n = n + 2 end
+  redis.call('XADD', K_EV, '*', unpack(f, 1, n))
+  redis.call('XADD', K_GEV, 'MAXLEN', '~', GLOBAL_CAP, '*', unpack(f, 1, n))
   -- Returned too, so in-process listeners see what the streams got (data last: it may hold '|').
   EMITTED[#EMITTED + 1] = etype .. '|' .. (sid or '') .. '|' .. (attempt or '') .. '|' .. json
 end

@@ -80,17 +80,21 @@ local function finishStep(sid, st, reason, continued, attempt, data, prev)
   local run = runCounters()
   if isActive(prev) then run.inflight = redis.call('HINCRBY', K_RUN, 'inflight', '-1') end
   run.open = redis.call('HINCRBY', K_RUN, 'open', '-1')
-  local fields = {'st|' .. sid, st, 't1|' .. sid, NOW_S}
   local ev = data
-  if reason and reason ~= '' then
-    fields[#fields + 1] = 'r|' .. sid; fields[#fields + 1] = reason
-    ev = ev or {}; ev['reason'] = reason
+  if (reason and reason ~= '') or continued then
+    local fields = {'st|' .. sid, st, 't1|' .. sid, NOW_S}
+    if reason and reason ~= '' then
+      fields[#fields + 1] = 'r|' .. sid; fields[#fields + 1] = reason
+      ev = ev or {}; ev['reason'] = reason
+    end
+    if continued then
+      fields[#fields + 1] = 'c|' .. sid; fields[#fields + 1] = '1'
+      ev = ev or {}; ev['continued'] = true
+    end
+    redis.call('HSET', K_STEPS, unpack(fields))
+  else
+    redis.call('HSET', K_STEPS, 'st|' .. sid, st, 't1|' .. sid, NOW_S)
   end
-  if continued then
-    fields[#fields + 1] = 'c|' .. sid; fields[#fields + 1] = '1'
-    ev = ev or {}; ev['continued'] = true
-  end
-  redis.call('HSET', K_STEPS, unpack(fields))
   emit('step.' .. st, sid, attempt, ev)
   if (st == 'failed' or st == 'timed_out') and not continued then markFailed() end
   return blocks(st, reason, continued)
