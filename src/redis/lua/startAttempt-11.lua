@@ -16,14 +16,15 @@
 --- @include "run-core"
 
 local sid, attempt = ARGV[6], ARGV[7]
-local run = redis.call('HMGET', K_RUN, 'status', 'deadline', 'scenario')
+local run = redis.call('HMGET', K_RUN, 'status', 'deadline')
 local rs = run[1]
 STATUS = rs
 if not rs then return result(0, 'run_missing') end
 if rs ~= 'queued' and rs ~= 'running' then return result(0, 'run_' .. rs) end
-if ARGV[8] == '1' then
+-- The kill switch's hash exists only while a halt is on: the common case costs one EXISTS.
+if ARGV[8] == '1' and redis.call('EXISTS', KEYS[11]) == 1 then
   local scenario = ARGV[9]
-  if scenario == '' then scenario = run[3] or '' end
+  if scenario == '' then scenario = redis.call('HGET', K_RUN, 'scenario') or '' end
   local halt = redis.call('HMGET', KEYS[11], '*', 'scenario:' .. scenario)
   if halt[1] or halt[2] then return result(4, halt[1] or halt[2]) end
 end
