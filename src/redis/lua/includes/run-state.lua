@@ -22,10 +22,8 @@ local STATIC = {}
 local function static(sid)
   local f = STATIC[sid]
   if not f then
-    local s = redis.call('HGET', K_DAG, sid)
-    local rest = string.sub(s, 4)
-    local bar = string.find(rest, '|', 1, true)
-    f = {string.sub(s, 1, 1) == '1', string.sub(s, 2, 2) == '1', string.sub(rest, 1, bar - 1), split(string.sub(rest, bar + 1))}
+    local hasIf, coe, group, deps = string.match(redis.call('HGET', K_DAG, sid), '^(.)(.)|([^|]*)|(.*)$')
+    f = {hasIf == '1', coe == '1', group, split(deps)}
     STATIC[sid] = f
   end
   return f[1], f[2], f[3], f[4]
