@@ -114,6 +114,9 @@ function claimLua(options: FusedCompletionOptions): string {
     "local function errText(e) if type(e) == 'table' then return tostring(e.err or e) end return tostring(e) end",
     runKeysLua(options.keys),
     `local PLAIN = {${plain}}`,
+    // A step job's data as enqueueSteps writes it (src/engine/jobs.ts); ids are [A-Za-z0-9_-].
+    // Data of any other shape is not claimed here: its processor claims it.
+    `local STEP_DATA = ${luaString('^{"runId":"([%w_-]+)","stepId":"([%w_-]+)","attempt":(%d+)}$')}`,
     'local function claimNext(job, jobId)',
     '  local name, data',
     '  for i = 1, #job, 2 do',
@@ -122,15 +125,16 @@ function claimLua(options: FusedCompletionOptions): string {
     "    elseif job[i] == 'defa' then return false end",
     '  end',
     "  if name ~= 'step' or not data then return false end",
-    '  local ok, d = pcall(cjson.decode, data)',
-    "  if not ok or type(d) ~= 'table' or type(d.runId) ~= 'string' or type(d.stepId) ~= 'string' then return false end",
-    '  local k = runKeys(d.runId)',
+    // Matched, not decoded: cjson makes a table, and a number of the attempt to format back.
+    '  local runId, stepId, attempt = string.match(data, STEP_DATA)',
+    '  if not runId then return false end',
+    '  local k = runKeys(runId)',
     // The step's plain handler and its static entry (startAttempt's ARGV[10]) in one read.
-    "  local dag = redis.call('HMGET', k[3], 'p|' .. d.stepId, d.stepId)",
+    "  local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId)",
     '  if not dag[1] or not PLAIN[dag[1]] then return false end',
     `  k[11] = ${luaString(options.keys.guard.halt)}`,
-    // '' = the run's scenario, read with the run's status (startAttempt).
-    "  local argv = {d.runId, NOW_MS, WORKER_ID, CONTROL, CAP, d.stepId, tostring(d.attempt), '1', '', dag[2]}",
+    // '' = the run's scenario, which startAttempt reads when a halt is on.
+    "  local argv = {runId, NOW_MS, WORKER_ID, CONTROL, CAP, stepId, attempt, '1', '', dag[2]}",
     `  return {jobId, (${luaFunction(luaScripts.startAttempt.lua)})(k, argv)}`,
     'end',
     // BullMQ answers {jobFields, jobId, limitUntil, delayUntil}; an empty table when no job.
