@@ -74,15 +74,16 @@ export interface RunMeta {
   mock?: boolean;
 }
 
+/** An engine script's answer (result() in src/redis/lua/includes/run-core.lua): lists as joined strings. */
 export function parseResult(raw: unknown): TransitionResult {
-  const [code, toEnqueue, emitted, runStatus, extra] = raw as [number, string[], string[], string | null, string];
+  const [code, toEnqueue, emitted, runStatus, extra] = raw as [number, string, string, string | null, string];
   return {
     code,
-    toEnqueue: toEnqueue.map((s) => {
+    toEnqueue: splitList(toEnqueue, ',').map((s) => {
       const [stepId, attempt, delayMs] = s.split('|');
       return { stepId, attempt: Number(attempt), delayMs: Number(delayMs) };
     }),
-    emitted: emitted.map((s) => {
+    emitted: splitList(emitted, '\n').map((s) => {
       const [type, stepId, attempt] = s.split('|', 3);
       const json = s.slice(type.length + stepId.length + attempt.length + 3);
       return {
@@ -95,6 +96,10 @@ export function parseResult(raw: unknown): TransitionResult {
     runStatus: (runStatus ?? '') as RunStatus | '',
     extra: extra ?? '',
   };
+}
+
+function splitList(joined: string | null, separator: string): string[] {
+  return joined ? joined.split(separator) : [];
 }
 
 /** Static per-step facts the scripts read: "<hasIf><coe>|<group>|<dependents csv>". */

@@ -6,7 +6,7 @@
  */
 import type { RedisConnection } from './connection.ts';
 import { luaScripts, type LuaScriptName } from './lua-scripts.generated.ts';
-import { evalLua, luaFunction, luaSha, SLICE_LUA } from './scripts.ts';
+import { evalLua, luaFunction, luaSha } from './scripts.ts';
 import type { ScriptInvocation } from '../engine/store.ts';
 
 const chained = new Map<string, { lua: string; sha: string }>();
@@ -19,10 +19,10 @@ function chainLua(first: LuaScriptName, second: LuaScriptName): { lua: string; s
     const lua = [
       'local n = #ARGV',
       'local nk, na = tonumber(ARGV[n - 1]), tonumber(ARGV[n])',
-      SLICE_LUA,
-      `local first = (${luaFunction(luaScripts[first].lua)})(slice(KEYS, 1, nk), slice(ARGV, 1, na))`,
+      // Each part's KEYS and ARGV made by one constructor: a table that grows is reallocated.
+      `local first = (${luaFunction(luaScripts[first].lua)})({unpack(KEYS, 1, nk)}, {unpack(ARGV, 1, na)})`,
       'if first[1] ~= 1 then return {first, false} end',
-      `return {first, (${luaFunction(luaScripts[second].lua)})(slice(KEYS, nk + 1, #KEYS), slice(ARGV, na + 1, n - 2))}`,
+      `return {first, (${luaFunction(luaScripts[second].lua)})({unpack(KEYS, nk + 1, #KEYS)}, {unpack(ARGV, na + 1, n - 2)})}`,
     ].join('\n');
     entry = { lua, sha: luaSha(lua) };
     chained.set(name, entry);

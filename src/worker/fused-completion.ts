@@ -28,7 +28,7 @@ import type { Logger } from 'pino';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import { luaScripts } from '../redis/lua-scripts.generated.ts';
-import { evalLua, luaFunction, luaSha, runScript, SLICE_LUA } from '../redis/scripts.ts';
+import { evalLua, luaFunction, luaSha, runScript } from '../redis/scripts.ts';
 import type { ScriptInvocation } from '../engine/store.ts';
 import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
 
@@ -91,11 +91,18 @@ function luaString(text: string): string {
   return `"${[...Buffer.from(text, 'utf8')].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\${String(b).padStart(3, '0')}`)).join('')}"`;
 }
 
-/** Lua building a run's 10 engine keys from its id, from the same templates as keys.ts. */
+/**
+ * Lua building a run's 10 engine keys from its id, from the same templates as keys.ts. The last
+ * run's keys are kept: the finish and the claim of one script are mostly of the same run.
+ */
 function runKeysLua(keys: Keys): string {
   const mark = '\u0001';
   const parts = keys.runScriptKeys(mark).map((k) => k.split(mark).map(luaString).join(' .. id .. '));
-  return `local function runKeys(id) return {${parts.join(', ')}} end`;
+  return `local keysOf, keysFor = nil, nil
+local function runKeys(id)
+  if id ~= keysFor then keysOf, keysFor = {${parts.join(', ')}}, id end
+  return keysOf
+end`;
 }
 
 /**
@@ -107,10 +114,12 @@ function claimLua(options: FusedCompletionOptions): string {
   return [
     // The control channel and the global stream's cap, which every engine script takes.
     `local CONTROL, CAP = ${luaString(options.keys.control)}, ${luaString(String(GLOBAL_EVENTS_CAP))}`,
-    SLICE_LUA,
     "local function errText(e) if type(e) == 'table' then return tostring(e.err or e) end return tostring(e) end",
     runKeysLua(options.keys),
     `local PLAIN = {${plain}}`,
+    // A step job's data as enqueueSteps writes it (src/engine/jobs.ts); ids are [A-Za-z0-9_-].
+    // Data of any other shape is not claimed here: its processor claims it.
+    `local STEP_DATA = ${luaString('^{"runId":"([%w_-]+)","stepId":"([%w_-]+)","attempt":(%d+)}$')}`,
     'local function claimNext(job, jobId)',
     '  local name, data',
     '  for i = 1, #job, 2 do',
@@ -119,14 +128,16 @@ function claimLua(options: FusedCompletionOptions): string {
     "    elseif job[i] == 'defa' then return false end",
     '  end',
     "  if name ~= 'step' or not data then return false end",
-    '  local ok, d = pcall(cjson.decode, data)',
-    "  if not ok or type(d) ~= 'table' or type(d.runId) ~= 'string' or type(d.stepId) ~= 'string' then return false end",
-    '  local k = runKeys(d.runId)',
-    "  local uses = redis.call('HGET', k[3], 'p|' .. d.stepId)",
-    '  if not uses or not PLAIN[uses] then return false end',
+    // Matched, not decoded: cjson makes a table, and a number of the attempt to format back.
+    '  local runId, stepId, attempt = string.match(data, STEP_DATA)',
+    '  if not runId then return false end',
+    '  local k = runKeys(runId)',
+    // The step's plain handler and its static entry (startAttempt's ARGV[10]) in one read.
+    "  local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId)",
+    '  if not dag[1] or not PLAIN[dag[1]] then return false end',
     `  k[11] = ${luaString(options.keys.guard.halt)}`,
-    // '' = the run's scenario, read with the run's status (startAttempt).
-    "  local argv = {d.runId, NOW_MS, WORKER_ID, CONTROL, CAP, d.stepId, tostring(d.attempt), '1', ''}",
+    // '' = the run's scenario, which startAttempt reads when a halt is on.
+    "  local argv = {runId, NOW_MS, WORKER_ID, CONTROL, CAP, stepId, attempt, '1', '', dag[2]}",
     `  return {jobId, (${luaFunction(luaScripts.startAttempt.lua)})(k, argv)}`,
     'end',
     // BullMQ answers {jobFields, jobId, limitUntil, delayUntil}; an empty table when no job.
@@ -152,14 +163,14 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions): stri
     claimLua(options),
     'local engine = false',
     'if na > 0 then',
-    '  local argv = {ARGV[1], NOW_MS, WORKER_ID, CONTROL, CAP}',
-    '  for i = 2, na do argv[#argv + 1] = ARGV[i] end',
+    // Made at its size: a table that grows is reallocated on the way.
+    '  local argv = {ARGV[1], NOW_MS, WORKER_ID, CONTROL, CAP, unpack(ARGV, 2, na)}',
     // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
     // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
     `  local ok, answer = pcall(${luaFunction(luaScripts.finishAttempt.lua)}, runKeys(ARGV[1]), argv)`,
     "  if ok then engine = answer else engine = 'ERR:' .. errText(answer) end",
     'end',
-    `local bull = (${luaFunction(bullLua)})(KEYS, slice(ARGV, na + 1, n - 3))`,
+    `local bull = (${luaFunction(bullLua)})(KEYS, {unpack(ARGV, na + 1, n - 3)})`,
     'if bull == nil then bull = false end',
     'return {engine, bull, claimOf(bull)}',
   ].join('\n');
@@ -174,7 +185,7 @@ function composeActive(bullLua: string, options: FusedCompletionOptions): string
     'local n = #ARGV',
     'local WORKER_ID, NOW_MS = ARGV[n - 1], ARGV[n]',
     claimLua(options),
-    `local bull = (${luaFunction(bullLua)})(KEYS, slice(ARGV, 1, n - 2))`,
+    `local bull = (${luaFunction(bullLua)})(KEYS, {unpack(ARGV, 1, n - 2)})`,
     'if bull == nil then bull = false end',
     'return {bull, claimOf(bull)}',
   ].join('\n');

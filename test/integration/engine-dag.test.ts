@@ -279,4 +279,24 @@ ${steps}
     // …and the limit is a limit, not serialisation: two did run together.
     expect(p.max).toBe(2);
   });
+
+  it('admits parked steps after every kind of end: failed, skipped by a condition, upstream_failed', async () => {
+    // maxParallel 1: each end below frees the only slot, and the next parked step must follow.
+    const run = await engine.run(`
+name: throttled-ends
+maxParallel: 1
+steps:
+  - { id: boom, uses: fault, with: { kind: assertion } }
+  - { id: after-boom, uses: noop, needs: [boom] }
+  - { id: gate, uses: noop }
+  - { id: never, uses: noop, needs: [gate], if: "false" }
+  - { id: p0, uses: probe, with: { ms: 20 } }
+  - { id: p1, uses: probe, with: { ms: 20 } }
+  - { id: p2, uses: probe, needs: [never], with: { ms: 20 } }
+`);
+    expect(run.summary.status).toBe('failed');
+    expect(statuses(run)).toEqual({ boom: 'failed', 'after-boom': 'skipped', gate: 'succeeded', never: 'skipped', p0: 'succeeded', p1: 'succeeded', p2: 'succeeded' });
+    expect(run.step('after-boom').reason).toBe('upstream_failed');
+    expect(probes.get(run.runId)!.max).toBe(1);
+  });
 });

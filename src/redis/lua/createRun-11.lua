@@ -12,7 +12,7 @@
 ]]
 --- @include "run-state"
 
-if redis.call('EXISTS', K_RUN) == 1 then return {-1, {}, {}, '', ''} end
+if redis.call('EXISTS', K_RUN) == 1 then return {-1, '', '', '', ''} end
 
 local function hsetBatched(key, flat)
   for i = 1, #flat, 2000 do

@@ -6,11 +6,12 @@
   ARGV[6] stepId, ARGV[7] attempt, ARGV[8] outcome: succeeded|failed|timed_out|cancelled|retry
   ARGV[9] output JSON ('' when none), ARGV[10] attempt record JSON,
   ARGV[11] retry delay ms, ARGV[12] error kind ('' on success), ARGV[13] error message
-  Returns {code, toEnqueue ("sid|attempt|delayMs"), emitted, runStatus, ''}; code 0 = discarded.
+  Returns {code, toEnqueue, emitted, runStatus, ''} (result() in includes/run-core.lua); code 0 = discarded.
 ]]
 --- @include "run-state"
 
 local sid, attempt, outcome = ARGV[6], ARGV[7], ARGV[8]
+runCounters()
 if runTerminal() then return result(0, 'run_over') end
 local current = redis.call('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid)
 if current[1] ~= 'running' or current[2] ~= attempt then return result(0, 'stale') end
@@ -19,7 +20,7 @@ redis.call('HSET', K_ATT, sid .. '|' .. attempt, ARGV[10])
 if outcome == 'retry' then
   local nextAttempt = tonumber(attempt) + 1
   redis.call('HSET', K_STEPS, 'st|' .. sid, 'retrying', 'a|' .. sid, nextAttempt)
-  emit('step.retrying', sid, tonumber(attempt), {kind = ARGV[12], message = ARGV[13], delayMs = tonumber(ARGV[11])})
+  emit('step.retrying', sid, attempt, {kind = ARGV[12], message = ARGV[13], delayMs = tonumber(ARGV[11])})
   TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|' .. nextAttempt .. '|' .. ARGV[11]
   return result(1)
 end
@@ -32,7 +33,7 @@ if ARGV[12] ~= '' then data = {kind = ARGV[12], message = ARGV[13]} end
 local blocking = finishStep(sid, outcome, '', continued, attempt, data, 'running')
 local pending = {{sid, blocking}}
 if blocking and (outcome == 'failed' or outcome == 'timed_out') then
-  for _, p in ipairs(abortForFailFast()) do pending[#pending + 1] = p end
+  for _, p in ipairs(rare().abortForFailFast()) do pending[#pending + 1] = p end
 end
 propagate(pending)
 drain()

@@ -10,10 +10,10 @@
 local mode, message = ARGV[6], ARGV[7]
 if not redis.call('HGET', K_RUN, 'status') or runTerminal() then return result(0, 'run_over') end
 if mode == 'run' then
-  sweep(split(redis.call('HGET', K_DAG, '_ids')), 'cancelled', 'skipped', 'credentials_missing', message,
+  rare().sweep(split(redis.call('HGET', K_DAG, '_ids')), 'cancelled', 'skipped', 'credentials_missing', message,
     'credentials_missing', false)
-  publishAborts('cancelled', message)
-  endRun('skipped', message)
+  rare().publishAborts('cancelled', message)
+  rare().endRun('skipped', message)
   return result(1)
 end
 
@@ -21,7 +21,7 @@ local pending = {}
 for _, gate in ipairs(cjson.decode(ARGV[8])) do
   local sid = gate.id
   local st = sget('st', sid)
-  if st and not isTerminal(st) and st ~= 'running' then
+  if st and not rare().isTerminal(st) and st ~= 'running' then
     local attempt = sget('a', sid) or '1'
     if gate.action == 'fail' then
       local rec = {attempt = tonumber(attempt), status = 'failed', kind = 'credentials_missing',
@@ -31,7 +31,7 @@ for _, gate in ipairs(cjson.decode(ARGV[8])) do
         {kind = 'credentials_missing', message = gate.message})
       pending[#pending + 1] = {sid, blocking}
       if blocking then
-        for _, p in ipairs(abortForFailFast()) do pending[#pending + 1] = p end
+        for _, p in ipairs(rare().abortForFailFast()) do pending[#pending + 1] = p end
       end
     else
       pending[#pending + 1] = {sid, finishStep(sid, 'skipped', 'credentials_missing', false, nil,

@@ -4,7 +4,7 @@
   caller holds, which counts as idle. In mode `abort` running steps are aborted at once.
   KEYS as in includes/run-core.lua. ARGV[6] message, ARGV[7] scenario ('' = any),
   ARGV[8] mode idle|abort, ARGV[9] step id the caller holds ('' = none)
-  Returns {code, {}, emitted, runStatus, extra}: 1 ended, 2 busy (a step is running),
+  Returns {code, '', emitted, runStatus, extra}: 1 ended, 2 busy (a step is running),
   0 nothing to do (extra says why).
 ]]
 --- @include "run-state"
@@ -18,7 +18,7 @@ if mode == 'idle' then
     if sid ~= held and sget('st', sid) == 'running' then return result(2, 'busy') end
   end
 end
-sweep(ids, 'cancelled', 'cancelled', 'halted', message, 'halted', false)
-publishAborts('halted', message)
-endRun('halted', message)
+rare().sweep(ids, 'cancelled', 'cancelled', 'halted', message, 'halted', false)
+rare().publishAborts('halted', message)
+rare().endRun('halted', message)
 return result(1)

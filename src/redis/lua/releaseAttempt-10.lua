@@ -2,7 +2,7 @@
   Gives an attempt back without counting it (graceful shutdown, service waits):
   running -> queued with the same attempt number, so any worker may take the job again.
   KEYS as in includes/run-core.lua. ARGV[6] stepId, ARGV[7] attempt, ARGV[8] why
-  Returns {code, {}, emitted, runStatus, ''}; code 0 when the attempt is no longer running.
+  Returns {code, '', emitted, runStatus, ''}; code 0 when the attempt is no longer running.
 ]]
 --- @include "run-state"
 

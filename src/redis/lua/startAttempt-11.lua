@@ -3,11 +3,12 @@
   A `running` step with the same attempt is a redelivery after a stall and is taken over.
   KEYS[1..10] as in includes/run-core.lua; KEYS[11] the kill-switch hash (guardrails).
   ARGV[6] stepId, ARGV[7] attempt, ARGV[8] '1' to check the kill switch here, ARGV[9] scenario
-  ('' = the run's).
+  ('' = the run's), ARGV[10] (optional) the step's static entry in the dag hash, when the caller
+  read it already (src/worker/fused-completion.ts).
   The guard leaves the kill switch to this script for attempts that hold nothing (no service,
   nothing reserved): it is all admitAttempt would check for them, and here it is atomic with
   the claim, one round trip less per step.
-  Returns {code, {}, emitted, runStatus, extra}:
+  Returns {code, '', emitted, runStatus, extra}:
     1 started, extra "<runDeadline>|<groupDeadline>|<newGroup>"
     0 discard (extra says why), 2 run deadline passed, 3 group deadline passed (extra = group)
     4 halted, extra = the halt JSON {reason, at, scope}; nothing changed
@@ -15,14 +16,15 @@
 --- @include "run-core"
 
 local sid, attempt = ARGV[6], ARGV[7]
-local run = redis.call('HMGET', K_RUN, 'status', 'deadline', 'scenario')
+local run = redis.call('HMGET', K_RUN, 'status', 'deadline')
 local rs = run[1]
 STATUS = rs
 if not rs then return result(0, 'run_missing') end
 if rs ~= 'queued' and rs ~= 'running' then return result(0, 'run_' .. rs) end
-if ARGV[8] == '1' then
+-- The kill switch's hash exists only while a halt is on: the common case costs one EXISTS.
+if ARGV[8] == '1' and redis.call('EXISTS', KEYS[11]) == 1 then
   local scenario = ARGV[9]
-  if scenario == '' then scenario = run[3] or '' end
+  if scenario == '' then scenario = redis.call('HGET', K_RUN, 'scenario') or '' end
   local halt = redis.call('HMGET', KEYS[11], '*', 'scenario:' .. scenario)
   if halt[1] or halt[2] then return result(4, halt[1] or halt[2]) end
 end
@@ -33,13 +35,14 @@ local st = step[1]
 if step[2] ~= attempt then return result(0, 'stale_attempt') end
 if st ~= 'queued' and st ~= 'retrying' and st ~= 'running' then return result(0, 'step_' .. tostring(st)) end
 
-local _, _, group = static(sid)
-local groupDeadline, newGroup = 0, ''
+local group = string.match(ARGV[10] or redis.call('HGET', K_DAG, sid), '^..|([^|]*)|')
+-- The deadline goes back as the string it is stored as (formatting a Lua number costs a printf).
+local groupDeadline, newGroup = '0', ''
 if group ~= '' then
   local dl = redis.call('HGET', K_GRP, 'dl|' .. group)
   if dl then
-    groupDeadline = tonumber(dl)
-    if NOW >= groupDeadline then return result(3, group) end
+    if NOW >= tonumber(dl) then return result(3, group) end
+    groupDeadline = dl
   else
     groupDeadline = NOW + tonumber(redis.call('HGET', K_GRP, 'to|' .. group))
     redis.call('HSET', K_GRP, 'start|' .. group, NOW_S, 'dl|' .. group, groupDeadline)
@@ -52,9 +55,11 @@ if rs == 'queued' then
   STATUS = 'running'
   emit('run.started', nil, nil, nil)
 end
-local fields = {'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER}
-if not step[3] then fields[#fields + 1] = 't0|' .. sid; fields[#fields + 1] = NOW_S end
-redis.call('HSET', K_STEPS, unpack(fields))
+if step[3] then
+  redis.call('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER)
+else
+  redis.call('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER, 't0|' .. sid, NOW_S)
+end
 local data = nil
 if st == 'running' then data = {restart = true} end
 emit('step.started', sid, attempt, data)

@@ -10,12 +10,12 @@ local group, message = ARGV[6], ARGV[7]
 if not redis.call('HGET', K_RUN, 'status') or runTerminal() then return result(0, 'run_over') end
 if redis.call('HGET', K_GRP, 'over|' .. group) == '1' then return result(0, 'group_over') end
 redis.call('HSET', K_GRP, 'over|' .. group, '1')
-local done = sweep(split(redis.call('HGET', K_DAG, 'g|' .. group)), 'timed_out', 'cancelled',
+local done = rare().sweep(split(redis.call('HGET', K_DAG, 'g|' .. group)), 'timed_out', 'cancelled',
   'group_timeout', message, 'timeout', false)
-publishAborts('group_timeout', message)
+rare().publishAborts('group_timeout', message)
 if #done > 0 then
-  redis.call('HSET', K_RUN, 'failed', '1')
-  for _, p in ipairs(abortForFailFast()) do done[#done + 1] = p end
+  markFailed()
+  for _, p in ipairs(rare().abortForFailFast()) do done[#done + 1] = p end
 end
 propagate(done)
 drain()

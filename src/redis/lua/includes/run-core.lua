@@ -1,7 +1,7 @@
 --[[
-  The core of every engine script: its keys and arguments, events, the step reads, the run's
-  status and the answer. Inlined alone where a script only claims (startAttempt): Lua makes
-  every `local function` of an included file anew on each call, and a claim needs these.
+  The core of every engine script: its keys and arguments, events, the run's status and the
+  answer. Inlined alone where a script only claims (startAttempt): Lua makes every `local
+  function` of an included file anew on each call, and a claim needs only these.
 
   Every engine script takes the same 10 keys (all under one hash tag on Redis Cluster):
     KEYS[1]  run hash          meta: status, open, inflight, failed, aborting, deadline, ...
@@ -16,6 +16,9 @@
     KEYS[10] active runs zset
   ARGV[1] runId, ARGV[2] now (ms, an integer), ARGV[3] workerId ('' for clients), ARGV[4] control
   channel, ARGV[5] global stream cap; script-specific arguments follow.
+  Every engine script answers result(): {code, toEnqueue, emitted, runStatus, extra}, toEnqueue
+  the steps to enqueue as "sid|attempt|delayMs" joined by ',', emitted the events written as
+  "type|sid|attempt|dataJson" joined by '\n' (cjson escapes newlines; step ids hold neither).
 
   Costs that add up at thousands of steps a second: numbers written back to Redis are passed as
   the strings they came in as (NOW_S; formatting a Lua number goes through printf), and the run's
@@ -27,46 +30,21 @@ local RUN_ID, NOW, NOW_S, WORKER, CHANNEL, GLOBAL_CAP = ARGV[1], tonumber(ARGV[2
 
 local EMITTED = {}
 local TO_ENQUEUE = {}
-local TO_ABORT = {}
 
+-- `attempt` is best passed as a string: a Lua number is formatted through printf.
 local function emit(etype, sid, attempt, data)
-  local f = {'type', etype, 'ts', NOW_S, 'runId', RUN_ID}
-  if sid then f[#f + 1] = 'stepId'; f[#f + 1] = sid end
-  if attempt then f[#f + 1] = 'attempt'; f[#f + 1] = tostring(attempt) end
-  if WORKER ~= '' then f[#f + 1] = 'workerId'; f[#f + 1] = WORKER end
+  -- Made with room for every field (a table that grows is reallocated); n fields are used.
+  local f = {'type', etype, 'ts', NOW_S, 'runId', RUN_ID, 0, 0, 0, 0, 0, 0, 0, 0}
+  local n = 6
+  if sid then f[7] = 'stepId'; f[8] = sid; n = 8 end
+  if attempt then attempt = tostring(attempt); f[n + 1] = 'attempt'; f[n + 2] = attempt; n = n + 2 end
+  if WORKER ~= '' then f[n + 1] = 'workerId'; f[n + 2] = WORKER; n = n + 2 end
   local json = ''
-  if data then json = cjson.encode(data); f[#f + 1] = 'data'; f[#f + 1] = json end
-  redis.call('XADD', K_EV, '*', unpack(f))
-  redis.call('XADD', K_GEV, 'MAXLEN', '~', GLOBAL_CAP, '*', unpack(f))
+  if data then json = cjson.encode(data); f[n + 1] = 'data'; f[n + 2] = json; n = n + 2 end
+  redis.call('XADD', K_EV, '*', unpack(f, 1, n))
+  redis.call('XADD', K_GEV, 'MAXLEN', '~', GLOBAL_CAP, '*', unpack(f, 1, n))
   -- Returned too, so in-process listeners see what the streams got (data last: it may hold '|').
   EMITTED[#EMITTED + 1] = etype .. '|' .. (sid or '') .. '|' .. (attempt or '') .. '|' .. json
-end
-
-local function sget(field, sid)
-  return redis.call('HGET', K_STEPS, field .. '|' .. sid)
-end
-
-local function split(csv)
-  local out = {}
-  if csv and csv ~= '' then
-    for item in string.gmatch(csv, '[^,]+') do out[#out + 1] = item end
-  end
-  return out
-end
-
--- Static facts of a step: has an `if`, continueOnError, group, dependents. Read once per
--- script: a step's static entry never changes after createRun.
-local STATIC = {}
-local function static(sid)
-  local f = STATIC[sid]
-  if not f then
-    local s = redis.call('HGET', K_DAG, sid)
-    local rest = string.sub(s, 4)
-    local bar = string.find(rest, '|', 1, true)
-    f = {string.sub(s, 1, 1) == '1', string.sub(s, 2, 2) == '1', string.sub(rest, 1, bar - 1), split(string.sub(rest, bar + 1))}
-    STATIC[sid] = f
-  end
-  return f[1], f[2], f[3], f[4]
 end
 
 local STATUS = nil
@@ -75,11 +53,7 @@ local function runStatus()
   return STATUS
 end
 
-local function runTerminal()
-  local st = runStatus()
-  return st ~= 'queued' and st ~= 'running'
-end
-
+-- Strings rather than nested tables: Redis converts every table of the answer at a cost.
 local function result(code, extra)
-  return {code, TO_ENQUEUE, EMITTED, runStatus(), extra or ''}
+  return {code, table.concat(TO_ENQUEUE, ','), table.concat(EMITTED, '\n'), runStatus(), extra or ''}
 end

@@ -4,13 +4,64 @@
 ]]
 --- @include "run-core"
 
-local function isActive(st)
-  return st == 'queued' or st == 'running' or st == 'retrying'
+local function sget(field, sid)
+  return redis.call('HGET', K_STEPS, field .. '|' .. sid)
 end
 
-local function isTerminal(st)
-  return st == 'succeeded' or st == 'failed' or st == 'timed_out' or st == 'skipped'
-    or st == 'cancelled' or st == 'reused'
+local function split(csv)
+  local out = {}
+  if csv and csv ~= '' then
+    for item in string.gmatch(csv, '[^,]+') do out[#out + 1] = item end
+  end
+  return out
+end
+
+-- Static facts of a step: has an `if`, continueOnError, group, dependents. Read once per
+-- script: a step's static entry never changes after createRun.
+local STATIC = {}
+local function static(sid)
+  local f = STATIC[sid]
+  if not f then
+    local hasIf, coe, group, deps = string.match(redis.call('HGET', K_DAG, sid), '^(.)(.)|([^|]*)|(.*)$')
+    f = {hasIf == '1', coe == '1', group, split(deps)}
+    STATIC[sid] = f
+  end
+  return f[1], f[2], f[3], f[4]
+end
+
+local function runTerminal()
+  local st = runStatus()
+  return st ~= 'queued' and st ~= 'running'
+end
+
+-- The run's status, counters and maxParallel, read once per script and kept current by the
+-- writes here: HINCRBY answers the new count, so nothing is read twice (its amounts are strings:
+-- formatting a Lua number costs more than the command). `open` is known once a step ended.
+-- `parking` says whether the wait list may hold steps: a step is parked only while inflight >=
+-- maxParallel, and every script that lowers inflight drains (or ends the run), so the list is
+-- empty when this script found inflight below maxParallel and parked nothing itself.
+local RUN = nil
+local function runCounters()
+  if RUN == nil then
+    local r = redis.call('HMGET', K_RUN, 'status', 'inflight', 'failed', 'maxParallel')
+    if STATUS == nil then STATUS = r[1] or false end
+    local inflight, maxParallel = tonumber(r[2] or '0'), tonumber(r[4] or '0')
+    RUN = {inflight = inflight, maxParallel = maxParallel, failed = r[3] == '1', parking = inflight >= maxParallel, open = nil}
+  end
+  return RUN
+end
+
+-- The run fails its verdict once its open steps end.
+local function markFailed()
+  local run = runCounters()
+  if not run.failed then
+    redis.call('HSET', K_RUN, 'failed', '1')
+    run.failed = true
+  end
+end
+
+local function isActive(st)
+  return st == 'queued' or st == 'running' or st == 'retrying'
 end
 
 -- A terminal need blocks dependents that have no `if` (SPEC §5); a skip by condition does not.
@@ -24,37 +75,40 @@ end
 -- step's status, is read here unless the caller has it.
 local function finishStep(sid, st, reason, continued, attempt, data, prev)
   if prev == nil then prev = sget('st', sid) end
-  if isActive(prev) then redis.call('HINCRBY', K_RUN, 'inflight', -1) end
-  redis.call('HINCRBY', K_RUN, 'open', -1)
-  local fields = {'st|' .. sid, st, 't1|' .. sid, NOW_S}
+  local run = runCounters()
+  if isActive(prev) then run.inflight = redis.call('HINCRBY', K_RUN, 'inflight', '-1') end
+  run.open = redis.call('HINCRBY', K_RUN, 'open', '-1')
   local ev = data
-  if reason and reason ~= '' then
-    fields[#fields + 1] = 'r|' .. sid; fields[#fields + 1] = reason
-    ev = ev or {}; ev['reason'] = reason
+  if (reason and reason ~= '') or continued then
+    local fields = {'st|' .. sid, st, 't1|' .. sid, NOW_S}
+    if reason and reason ~= '' then
+      fields[#fields + 1] = 'r|' .. sid; fields[#fields + 1] = reason
+      ev = ev or {}; ev['reason'] = reason
+    end
+    if continued then
+      fields[#fields + 1] = 'c|' .. sid; fields[#fields + 1] = '1'
+      ev = ev or {}; ev['continued'] = true
+    end
+    redis.call('HSET', K_STEPS, unpack(fields))
+  else
+    redis.call('HSET', K_STEPS, 'st|' .. sid, st, 't1|' .. sid, NOW_S)
   end
-  if continued then
-    fields[#fields + 1] = 'c|' .. sid; fields[#fields + 1] = '1'
-    ev = ev or {}; ev['continued'] = true
-  end
-  redis.call('HSET', K_STEPS, unpack(fields))
   emit('step.' .. st, sid, attempt, ev)
-  if (st == 'failed' or st == 'timed_out') and not continued then
-    redis.call('HSET', K_RUN, 'failed', '1')
-  end
+  if (st == 'failed' or st == 'timed_out') and not continued then markFailed() end
   return blocks(st, reason, continued)
 end
 
 -- Marks a ready step queued (within maxParallel) or parks it on the wait list.
 local function admit(sid)
-  local inflight = tonumber(redis.call('HGET', K_RUN, 'inflight') or '0')
-  local maxParallel = tonumber(redis.call('HGET', K_RUN, 'maxParallel'))
-  if inflight >= maxParallel then
+  local run = runCounters()
+  if run.inflight >= run.maxParallel then
     redis.call('RPUSH', K_WAIT, sid)
+    run.parking = true
     return
   end
-  redis.call('HINCRBY', K_RUN, 'inflight', 1)
+  run.inflight = redis.call('HINCRBY', K_RUN, 'inflight', '1')
   redis.call('HSET', K_STEPS, 'st|' .. sid, 'queued', 'a|' .. sid, '1')
-  emit('step.queued', sid, 1, nil)
+  emit('step.queued', sid, '1', nil)
   TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|1|0'
 end
 
@@ -69,7 +123,7 @@ local function propagate(pending)
     local _, _, _, deps = static(sid)
     for _, d in ipairs(deps) do
       if blocking then redis.call('HSET', K_STEPS, 'b|' .. d, '1') end
-      local left = redis.call('HINCRBY', K_STEPS, 'n|' .. d, -1)
+      local left = redis.call('HINCRBY', K_STEPS, 'n|' .. d, '-1')
       if left == 0 and sget('st', d) == 'pending' then
         local hasIf = static(d)
         if not hasIf and aborting == nil then aborting = redis.call('HGET', K_RUN, 'aborting') == '1' end
@@ -89,89 +143,107 @@ end
 
 -- Admits parked steps while maxParallel allows.
 local function drain()
-  if redis.call('LLEN', K_WAIT) == 0 then return end
-  local maxParallel = tonumber(redis.call('HGET', K_RUN, 'maxParallel'))
-  while tonumber(redis.call('HGET', K_RUN, 'inflight') or '0') < maxParallel do
+  local run = runCounters()
+  if not run.parking then return end
+  while run.inflight < run.maxParallel do
     local sid = redis.call('LPOP', K_WAIT)
     if not sid then return end
     if sget('st', sid) == 'pending' then admit(sid) end
   end
 end
 
--- Ends the run with `status`, if it is not over yet.
-local function endRun(status, reason)
-  if runTerminal() then return end
-  local fields = {'status', status, 'finishedAt', NOW_S}
-  if reason and reason ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = reason end
-  redis.call('HSET', K_RUN, unpack(fields))
-  STATUS = status
-  redis.call('ZREM', K_ACTIVE, RUN_ID)
-  -- A finished run is kept for its retention, then Redis forgets it.
-  local retention = tonumber(redis.call('HGET', K_RUN, 'retentionMs') or '0')
-  if retention and retention > 0 then
-    for _, k in ipairs({K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT, K_EV, K_WAIT, K_GRP}) do
-      redis.call('PEXPIRE', k, retention)
+-- The run's end and the sweeps of failFast, halts, gates and group timeouts, made on first use:
+-- a step's finish rarely needs them, and Lua makes every local function anew on each call.
+local RARE = nil
+local function rare()
+  if RARE then return RARE end
+  local TO_ABORT = {}
+
+  local function isTerminal(st)
+    return st == 'succeeded' or st == 'failed' or st == 'timed_out' or st == 'skipped'
+      or st == 'cancelled' or st == 'reused'
+  end
+
+  -- Ends the run with `status`, if it is not over yet.
+  local function endRun(status, reason)
+    if runTerminal() then return end
+    local fields = {'status', status, 'finishedAt', NOW_S}
+    if reason and reason ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = reason end
+    redis.call('HSET', K_RUN, unpack(fields))
+    STATUS = status
+    redis.call('ZREM', K_ACTIVE, RUN_ID)
+    -- A finished run is kept for its retention, then Redis forgets it.
+    local retention = tonumber(redis.call('HGET', K_RUN, 'retentionMs') or '0')
+    if retention and retention > 0 then
+      for _, k in ipairs({K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT, K_EV, K_WAIT, K_GRP}) do
+        redis.call('PEXPIRE', k, retention)
+      end
+    end
+    local data = nil
+    if reason and reason ~= '' then data = {reason = reason} end
+    emit('run.' .. status, nil, nil, data)
+  end
+
+  -- Terminates every open step of `ids`: running ones get `runningStatus` and are aborted on
+  -- their worker; the others `restStatus`. Returns the {sid, blocking} pairs for propagate.
+  local function sweep(ids, runningStatus, restStatus, reason, message, kind, onlyStarted)
+    local done = {}
+    for _, sid in ipairs(ids) do
+      local st = sget('st', sid)
+      if not isTerminal(st) and not (onlyStarted and st == 'pending') then
+        local attempt = sget('a', sid)
+        if st == 'running' then
+          local rec = {attempt = tonumber(attempt), kind = kind, message = message,
+            startedAt = tonumber(sget('ts', sid)), finishedAt = NOW, workerId = sget('w', sid) or ''}
+          redis.call('HSET', K_ATT, sid .. '|' .. attempt, cjson.encode(rec))
+          TO_ABORT[#TO_ABORT + 1] = sid
+          done[#done + 1] = {sid, finishStep(sid, runningStatus, reason, false, tonumber(attempt), {message = message})}
+        else
+          local att = nil
+          if st ~= 'pending' then att = tonumber(attempt) end
+          done[#done + 1] = {sid, finishStep(sid, restStatus, reason, false, att, nil)}
+        end
+      end
+    end
+    return done
+  end
+
+  local function publishAborts(reason, message)
+    if #TO_ABORT > 0 then
+      redis.call('PUBLISH', CHANNEL, cjson.encode({type = 'abort', runId = RUN_ID, steps = TO_ABORT,
+        reason = reason, message = message}))
     end
   end
-  local data = nil
-  if reason and reason ~= '' then data = {reason = reason} end
-  emit('run.' .. status, nil, nil, data)
+
+  -- First failure of a failFast run: abort running steps, skip the parked ones without `if`;
+  -- steps with an explicit `if` still decide once their needs end (SPEC §2 teardown).
+  local function abortForFailFast()
+    if redis.call('HGET', K_RUN, 'failFast') ~= '1' then return {} end
+    if redis.call('HGET', K_RUN, 'aborting') == '1' then return {} end
+    redis.call('HSET', K_RUN, 'aborting', '1')
+    local message = 'another step failed and the run is failFast'
+    local ids = split(redis.call('HGET', K_DAG, '_ids'))
+    local done = sweep(ids, 'cancelled', 'cancelled', 'fail_fast', message, 'cancelled', true)
+    for _, sid in ipairs(ids) do
+      if sget('st', sid) == 'pending' and tonumber(sget('n', sid)) == 0 and not static(sid) then
+        done[#done + 1] = {sid, finishStep(sid, 'skipped', 'fail_fast', false, nil, nil)}
+      end
+    end
+    publishAborts('fail_fast', message)
+    return done
+  end
+
+  RARE = {isTerminal = isTerminal, endRun = endRun, sweep = sweep, publishAborts = publishAborts,
+    abortForFailFast = abortForFailFast}
+  return RARE
 end
 
 -- Ends the run once no step is open: failed if any step failed for the verdict.
 local function finalizeIfDone()
+  local run = runCounters()
   if runTerminal() then return end
-  local r = redis.call('HMGET', K_RUN, 'open', 'failed')
-  if tonumber(r[1]) > 0 then return end
-  if r[2] == '1' then endRun('failed', nil) else endRun('succeeded', nil) end
-end
-
--- Terminates every open step of `ids`: running ones get `runningStatus` and are aborted on
--- their worker; the others `restStatus`. Returns the {sid, blocking} pairs for propagate.
-local function sweep(ids, runningStatus, restStatus, reason, message, kind, onlyStarted)
-  local done = {}
-  for _, sid in ipairs(ids) do
-    local st = sget('st', sid)
-    if not isTerminal(st) and not (onlyStarted and st == 'pending') then
-      local attempt = sget('a', sid)
-      if st == 'running' then
-        local rec = {attempt = tonumber(attempt), kind = kind, message = message,
-          startedAt = tonumber(sget('ts', sid)), finishedAt = NOW, workerId = sget('w', sid) or ''}
-        redis.call('HSET', K_ATT, sid .. '|' .. attempt, cjson.encode(rec))
-        TO_ABORT[#TO_ABORT + 1] = sid
-        done[#done + 1] = {sid, finishStep(sid, runningStatus, reason, false, tonumber(attempt), {message = message})}
-      else
-        local att = nil
-        if st ~= 'pending' then att = tonumber(attempt) end
-        done[#done + 1] = {sid, finishStep(sid, restStatus, reason, false, att, nil)}
-      end
-    end
-  end
-  return done
-end
-
-local function publishAborts(reason, message)
-  if #TO_ABORT > 0 then
-    redis.call('PUBLISH', CHANNEL, cjson.encode({type = 'abort', runId = RUN_ID, steps = TO_ABORT,
-      reason = reason, message = message}))
-  end
-end
-
--- First failure of a failFast run: abort running steps, skip the parked ones without `if`;
--- steps with an explicit `if` still decide once their needs end (SPEC §2 teardown).
-local function abortForFailFast()
-  if redis.call('HGET', K_RUN, 'failFast') ~= '1' then return {} end
-  if redis.call('HGET', K_RUN, 'aborting') == '1' then return {} end
-  redis.call('HSET', K_RUN, 'aborting', '1')
-  local message = 'another step failed and the run is failFast'
-  local ids = split(redis.call('HGET', K_DAG, '_ids'))
-  local done = sweep(ids, 'cancelled', 'cancelled', 'fail_fast', message, 'cancelled', true)
-  for _, sid in ipairs(ids) do
-    if sget('st', sid) == 'pending' and tonumber(sget('n', sid)) == 0 and not static(sid) then
-      done[#done + 1] = {sid, finishStep(sid, 'skipped', 'fail_fast', false, nil, nil)}
-    end
-  end
-  publishAborts('fail_fast', message)
-  return done
+  if run.open == nil then run.open = tonumber(redis.call('HGET', K_RUN, 'open')) end
+  if run.open > 0 then return end
+  if run.failed then rare().endRun('failed', nil) else rare().endRun('succeeded', nil) end
 end
 
