@@ -29,11 +29,9 @@ export async function runScript(redis: RedisConnection, name: LuaScriptName, key
 }
 
 /**
- * Lua that composes scripts: `slice(t, from, to)`, and a script's text as a function of its
- * own KEYS and ARGV (the parameters shadow the globals), so scripts written alone run as
- * parts of one (src/redis/chain.ts, src/worker/fused-completion.ts).
+ * A script's text as a function of its own KEYS and ARGV (the parameters shadow the globals),
+ * so scripts written alone run as parts of one (src/redis/chain.ts, src/worker/fused-completion.ts).
  */
-export const SLICE_LUA = 'local function slice(t, from, to) local r = {} for i = from, to do r[#r + 1] = t[i] end return r end';
 export function luaFunction(lua: string): string {
   return `function(KEYS, ARGV)\n${lua}\nend`;
 }
