@@ -47,6 +47,17 @@ class Invocation implements ScriptInvocation {
   }
 }
 
+/** What a finish carries beyond the attempt record. */
+export interface FinishExtra {
+  output?: string;
+  retryDelayMs?: number;
+  /**
+   * The step's static entry (staticOf), when the caller has the compiled scenario: the script
+   * then need not read it from the dag hash. It never changes after createRun.
+   */
+  staticEntry?: string;
+}
+
 export type AttemptOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'retry';
 
 /** Stored with each attempt (attempts hash, field `<stepId>|<n>`). */
@@ -103,7 +114,7 @@ function splitList(joined: string | null, separator: string): string[] {
 }
 
 /** Static per-step facts the scripts read: "<hasIf><coe>|<group>|<dependents csv>". */
-function staticOf(step: ScenarioDef['steps'][number], dependents: readonly string[]): string {
+export function staticOf(step: ScenarioDef['steps'][number], dependents: readonly string[]): string {
   return `${step.if !== undefined ? 1 : 0}${step.continueOnError ? 1 : 0}|${step.group ?? ''}|${dependents.join(',')}`;
 }
 
@@ -137,8 +148,8 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
     return parseResult(await runScript(redis, name, scriptKeys, scriptArgs));
   }
 
-  function finishArgs(outcome: AttemptOutcome, record: AttemptRecord, extra: { output?: string; retryDelayMs?: number }, stepId: string): (string | number)[] {
-    return [stepId, record.attempt, outcome, extra.output ?? '', JSON.stringify(record), extra.retryDelayMs ?? 0, record.kind ?? '', record.message ?? ''];
+  function finishArgs(outcome: AttemptOutcome, record: AttemptRecord, extra: FinishExtra, stepId: string): (string | number)[] {
+    return [stepId, record.attempt, outcome, extra.output ?? '', JSON.stringify(record), extra.retryDelayMs ?? 0, record.kind ?? '', record.message ?? '', extra.staticEntry ?? ''];
   }
 
   return {
@@ -185,13 +196,13 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
       stepId: string,
       outcome: AttemptOutcome,
       record: AttemptRecord,
-      extra: { output?: string; retryDelayMs?: number } = {},
+      extra: FinishExtra = {},
     ) {
       return call('finishAttempt', runId, finishArgs(outcome, record, extra, stepId));
     },
 
     /** What `finishAttempt` would send, for a caller that sends it inside another script (src/worker/fused-finish.ts). */
-    finishInvocation(runId: string, stepId: string, outcome: AttemptOutcome, record: AttemptRecord, extra: { output?: string; retryDelayMs?: number } = {}): ScriptInvocation {
+    finishInvocation(runId: string, stepId: string, outcome: AttemptOutcome, record: AttemptRecord, extra: FinishExtra = {}): ScriptInvocation {
       return invocation(runId, finishArgs(outcome, record, extra, stepId));
     },
 

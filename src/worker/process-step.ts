@@ -8,7 +8,7 @@ import { compileExpression, prepareContext, type PreparedContext } from '../scen
 import { nextRetry } from '../engine/backoff.ts';
 import { enqueueSteps, scheduleDeadline, type StepJobData } from '../engine/jobs.ts';
 import { loadStepContexts } from '../engine/run-context.ts';
-import { parseResult, type AttemptOutcome, type AttemptRecord, type RunStore, type TransitionResult } from '../engine/store.ts';
+import { parseResult, staticOf, type AttemptOutcome, type AttemptRecord, type RunStore, type TransitionResult } from '../engine/store.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { CostTotals } from '../engine/types.ts';
 import type { CompiledStep } from '../scenario/compile.ts';
@@ -116,6 +116,14 @@ class AttemptLog {
   get(): Logger {
     return (this.logger ??= this.parent.child({ runId: this.data.runId, stepId: this.data.stepId, attempt: this.data.attempt }));
   }
+}
+
+/** A compiled step's static entry in the dag hash (store.ts staticOf), made once per step. */
+const staticEntries = new WeakMap<CompiledStep, string>();
+function staticEntryOf(step: CompiledStep): string {
+  let entry = staticEntries.get(step);
+  if (entry === undefined) staticEntries.set(step, (entry = staticOf(step.def, step.dependents)));
+  return entry;
 }
 
 /** The end of an attempt nobody observes. */
@@ -372,10 +380,10 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       if (deps.fused && step.dependents.length === 0 && job.id) {
         // Nothing waits on this step to be queued: its finish rides on BullMQ's completion of
         // the job (one round trip); a step with dependents queues them before its job completes.
-        deps.fused.defer(job.id, store.finishInvocation(run.runId, data.stepId, 'succeeded', record, { output }), finishDone(deps, run.runId, attemptLog));
+        deps.fused.defer(job.id, store.finishInvocation(run.runId, data.stepId, 'succeeded', record, { output, staticEntry: staticEntryOf(step) }), finishDone(deps, run.runId, attemptLog));
         return;
       }
-      await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'succeeded', record, { output }));
+      await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'succeeded', record, { output, staticEntry: staticEntryOf(step) }));
       return;
     }
 
@@ -402,7 +410,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     });
     if (decision.retry) record.retryDelayMs = decision.delayMs;
     attemptLog.get().info({ kind: failure.kind, outcome, retryDelayMs: record.retryDelayMs }, 'attempt failed');
-    const transition = await store.finishAttempt(run.runId, data.stepId, outcome, record, { retryDelayMs: record.retryDelayMs });
+    const transition = await store.finishAttempt(run.runId, data.stepId, outcome, record, { retryDelayMs: record.retryDelayMs, staticEntry: staticEntryOf(step) });
     await applyTransition(deps, run.runId, transition);
   }
 }

@@ -4,6 +4,9 @@ import { defineHandler } from '../../src/handlers/define.ts';
 import { sleep as sleepFor } from '../../src/engine/backoff.ts';
 import type { ScenarioEvent } from '../../src/engine/types.ts';
 import { useTestRedis } from '../support/context.ts';
+import { createKeys } from '../../src/redis/keys.ts';
+import { staticOf } from '../../src/engine/store.ts';
+import { compileScenario } from '../../src/scenario/compile.ts';
 import { createCounterHandler } from '../fixtures/handlers/counter.ts';
 import { startEngine, within, type Engine, type FinishedRun } from '../support/engine.ts';
 
@@ -298,5 +301,24 @@ steps:
     expect(statuses(run)).toEqual({ boom: 'failed', 'after-boom': 'skipped', gate: 'succeeded', never: 'skipped', p0: 'succeeded', p1: 'succeeded', p2: 'succeeded' });
     expect(run.step('after-boom').reason).toBe('upstream_failed');
     expect(probes.get(run.runId)!.max).toBe(1);
+  });
+});
+
+describe('static step facts the worker sends with a finish', () => {
+  it('are what createRun stored in the dag hash, for every kind of step', async () => {
+    const def = engine.scenario(`
+name: static-entries
+groups: { g: { timeoutMs: 5000 } }
+steps:
+  - { id: a, uses: noop }
+  - { id: b, uses: noop, needs: [a], continueOnError: true, group: g }
+  - { id: c, uses: noop, needs: [a], if: "steps.a.status == 'succeeded'" }
+  - { id: d, uses: noop, needs: [b, c] }
+`);
+    const run = await engine.run(def);
+    expect(run.summary.status).toBe('succeeded');
+    const stored = await t.redis.hgetall(createKeys(t.prefix).runScriptKeys(run.runId)[2]);
+    const compiled = compileScenario(def);
+    for (const id of ['a', 'b', 'c', 'd']) expect(staticOf(compiled.step(id).def, compiled.step(id).dependents), id).toBe(stored[id]);
   });
 });

@@ -5,12 +5,15 @@
   KEYS as in includes/run-core.lua.
   ARGV[6] stepId, ARGV[7] attempt, ARGV[8] outcome: succeeded|failed|timed_out|cancelled|retry
   ARGV[9] output JSON ('' when none), ARGV[10] attempt record JSON,
-  ARGV[11] retry delay ms, ARGV[12] error kind ('' on success), ARGV[13] error message
+  ARGV[11] retry delay ms, ARGV[12] error kind ('' on success), ARGV[13] error message,
+  ARGV[14] the step's static entry as in the dag hash, or '' to read it there (a worker has it
+  from the compiled scenario; it never changes after createRun)
   Returns {code, toEnqueue, emitted, runStatus, ''} (result() in includes/run-core.lua); code 0 = discarded.
 ]]
 --- @include "run-state"
 
 local sid, attempt, outcome = ARGV[6], ARGV[7], ARGV[8]
+if ARGV[14] and ARGV[14] ~= '' then knowStatic(sid, ARGV[14]) end
 runCounters()
 if runTerminal() then return result(0, 'run_over') end
 local current = redis.call('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid)

@@ -19,13 +19,14 @@ end
 -- Static facts of a step: has an `if`, continueOnError, group, dependents. Read once per
 -- script: a step's static entry never changes after createRun.
 local STATIC = {}
+local function knowStatic(sid, entry)
+  local hasIf, coe, group, deps = string.match(entry, '^(.)(.)|([^|]*)|(.*)$')
+  local f = {hasIf == '1', coe == '1', group, split(deps)}
+  STATIC[sid] = f
+  return f
+end
 local function static(sid)
-  local f = STATIC[sid]
-  if not f then
-    local hasIf, coe, group, deps = string.match(redis.call('HGET', K_DAG, sid), '^(.)(.)|([^|]*)|(.*)$')
-    f = {hasIf == '1', coe == '1', group, split(deps)}
-    STATIC[sid] = f
-  end
+  local f = STATIC[sid] or knowStatic(sid, redis.call('HGET', K_DAG, sid))
   return f[1], f[2], f[3], f[4]
 end
 
