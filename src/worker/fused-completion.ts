@@ -38,8 +38,16 @@ export const VERIFIED_MOVE_TO_FINISHED = new Map([['69666e69dd5621df59067a03de68
 export const VERIFIED_MOVE_TO_ACTIVE = new Map([['d96ca626f1ea141b44a856b312fc636d99aa9ea9', '6.7.0']]);
 /** moveToFinished takes 14 keys; ARGV[1] is the job id. */
 const BULL_KEYS = 14;
-/** moveToActive takes 11 keys. */
+/**
+ * Its keys that are the same on every call of one worker (the queue's lists and hashes); 10–12
+ * are the target set, the job's hash and the target's metrics. The composed script holds the
+ * constant ones as literals, so a call sends 11 keys fewer (they were a quarter of its bytes).
+ */
+const FINISHED_CONSTANT_KEYS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13];
+const FINISHED_JOB_KEYS = [10, 11, 12];
+/** moveToActive takes 11 keys, all of them the queue's. */
 const BULL_ACTIVE_KEYS = 11;
+const ACTIVE_CONSTANT_KEYS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 /** runId, now, workerId, control channel, stream cap: what every engine script takes first. */
 const STANDARD_ARGS = 5;
 /** How long a finish waits for BullMQ's retry of a completion that failed on the connection. */
@@ -150,13 +158,24 @@ function claimLua(options: FusedCompletionOptions): string {
   ].join('\n');
 }
 
+/** Lua for BullMQ's KEYS table: the constant keys as literals, the others from ARGV (`slot -> Lua`). */
+function bullKeysLua(count: number, constants: readonly string[], constantSlots: readonly number[], others: Record<number, string>): string {
+  const parts = Array.from({ length: count }, (_, i) => {
+    const c = constantSlots.indexOf(i);
+    return c >= 0 ? luaString(constants[c]) : others[i];
+  });
+  return `{${parts.join(', ')}}`;
+}
+
 /**
- * The composed moveToFinished. KEYS: BullMQ's 14. ARGV: the finish's script-specific arguments
- * after the run id (na of them, 0 when no finish was deferred), BullMQ's, then workerId, now, na.
- * The engine's keys are built here from the run id: the fused path runs on standalone Redis
- * only, and ten key names per call were the largest part of encoding the command.
+ * The composed moveToFinished. No KEYS. ARGV: the finish's script-specific arguments after the
+ * run id (na of them, 0 when no finish was deferred), BullMQ's keys 10–12, BullMQ's arguments,
+ * then workerId, now, na. The engine's keys are built here from the run id and BullMQ's
+ * constant keys are literals: the fused path runs on standalone Redis only, and key names
+ * were the largest part of encoding the command.
  */
-function composeFinished(bullLua: string, options: FusedCompletionOptions): string {
+function composeFinished(bullLua: string, options: FusedCompletionOptions, constants: readonly string[]): string {
+  const jobKeys = Object.fromEntries(FINISHED_JOB_KEYS.map((slot, i) => [slot, `ARGV[na + ${i + 1}]`]));
   return [
     'local n = #ARGV',
     'local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
@@ -170,7 +189,7 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions): stri
     `  local ok, answer = pcall(${luaFunction(luaScripts.finishAttempt.lua)}, runKeys(ARGV[1]), argv)`,
     "  if ok then engine = answer else engine = 'ERR:' .. errText(answer) end",
     'end',
-    `local bull = (${luaFunction(bullLua)})(KEYS, {unpack(ARGV, na + 1, n - 3)})`,
+    `local bull = (${luaFunction(bullLua)})(${bullKeysLua(BULL_KEYS, constants, FINISHED_CONSTANT_KEYS, jobKeys)}, {unpack(ARGV, na + ${FINISHED_JOB_KEYS.length + 1}, n - 3)})`,
     'if bull == nil then bull = false end',
     'return {engine, bull, claimOf(bull)}',
   ].join('\n');
@@ -178,17 +197,40 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions): stri
 
 /**
  * The composed moveToActive (a slot's first job, or one woken by a new job): BullMQ's script,
- * then the claim of the job it hands over. KEYS: BullMQ's 11. ARGV: BullMQ's, workerId, now.
+ * then the claim of the job it hands over. No KEYS (BullMQ's 11 are literals). ARGV: BullMQ's,
+ * workerId, now.
  */
-function composeActive(bullLua: string, options: FusedCompletionOptions): string {
+function composeActive(bullLua: string, options: FusedCompletionOptions, constants: readonly string[]): string {
   return [
     'local n = #ARGV',
     'local WORKER_ID, NOW_MS = ARGV[n - 1], ARGV[n]',
     claimLua(options),
-    `local bull = (${luaFunction(bullLua)})(KEYS, {unpack(ARGV, 1, n - 2)})`,
+    `local bull = (${luaFunction(bullLua)})(${bullKeysLua(BULL_ACTIVE_KEYS, constants, ACTIVE_CONSTANT_KEYS, {})}, {unpack(ARGV, 1, n - 2)})`,
     'if bull == nil then bull = false end',
     'return {bull, claimOf(bull)}',
   ].join('\n');
+}
+
+interface ComposedScript {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+/**
+ * The composition for a call's BullMQ keys: made from the first call's constant keys, and
+ * undefined for a later call whose constant keys differ from them.
+ */
+function composer(slots: readonly number[], compose: (constants: string[]) => string): (flat: readonly unknown[]) => ComposedScript | undefined {
+  let made: { script: ComposedScript; constants: unknown[] } | undefined;
+  return (flat) => {
+    if (!made) {
+      const constants = slots.map((i) => flat[i]);
+      const lua = compose(constants.map(String));
+      made = { script: { lua, sha: luaSha(lua) }, constants };
+    }
+    for (let k = 0; k < slots.length; k++) if (flat[slots[k]] !== made.constants[k]) return undefined;
+    return made.script;
+  };
 }
 
 /** Why the fused path is off for this connection, or undefined when it can be used. */
@@ -212,9 +254,14 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   const redis = client as ScriptClient;
   const scripts = redis.scriptsSet as Record<string, { lua: string }>;
   const name = Object.keys(scripts).find((k) => k.startsWith('moveToFinished:')) as string;
-  const lua = composeFinished(scripts[name].lua, options);
-  const script = { lua, sha: luaSha(lua) };
+  const finishedScript = composer(FINISHED_CONSTANT_KEYS, (constants) => composeFinished(scripts[name].lua, options, constants));
   const original = redis[name] as Command;
+  let warnedKeys = false;
+  /** Never expected (one worker, one queue): BullMQ's own call then, and the finish alone. */
+  const otherKeys = (which: string) => {
+    if (!warnedKeys) log.warn({ which }, 'BullMQ called with queue keys other than its first call\'s: this call is not fused');
+    warnedKeys = true;
+  };
   const deferred = new Map<string, Deferred>();
   const claims = new Map<string, unknown>();
 
@@ -249,10 +296,11 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     claims.set(jobId, claim);
   }
 
-  async function send(jobId: string, finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
-    // BullMQ's keys, the finish's arguments without the standard ones the script rebuilds (now,
-    // workerId, control, cap), BullMQ's arguments, then workerId, now and the finish's count.
-    const all: unknown[] = bullArgs.slice(0, BULL_KEYS);
+  async function send(script: ComposedScript, jobId: string, finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
+    // The finish's arguments without the standard ones the script rebuilds (now, workerId,
+    // control, cap), BullMQ's keys of this job, its arguments, then workerId, now and the
+    // finish's count.
+    const all: unknown[] = [];
     let na = 0;
     if (finish) {
       const fargs = finish.invocation.args;
@@ -260,10 +308,11 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
       for (let i = STANDARD_ARGS; i < fargs.length; i++) all.push(fargs[i]);
       na = fargs.length - STANDARD_ARGS + 1;
     }
+    for (const slot of FINISHED_JOB_KEYS) all.push(bullArgs[slot]);
     pushBullArgv(all, bullArgs, BULL_KEYS).push(options.workerId, Date.now(), na);
     let raw: [unknown, unknown, [string, unknown] | string | null];
     try {
-      raw = (await evalLua(redis, script, BULL_KEYS, all as (string | number | Buffer)[])) as typeof raw;
+      raw = (await evalLua(redis, script, 0, all as (string | number | Buffer)[])) as typeof raw;
     } catch (e) {
       if (finish) {
         // BullMQ retries its completion after a connection error: the finish goes with the
@@ -285,15 +334,19 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   // A slot's first job, and a job that woke a waiting slot, come from moveToActive: claimed there too.
   const activeName = Object.keys(scripts).find((k) => k.startsWith('moveToActive:'));
   if (activeName && VERIFIED_MOVE_TO_ACTIVE.has(luaSha(scripts[activeName].lua))) {
-    const activeLua = composeActive(scripts[activeName].lua, options);
-    const active = { lua: activeLua, sha: luaSha(activeLua) };
+    const activeScript = composer(ACTIVE_CONSTANT_KEYS, (constants) => composeActive(scripts[activeName].lua, options, constants));
     const originalActive = redis[activeName] as Command;
     redis[activeName] = async function moveToActive(...callArgs: unknown[]) {
       const flat = callArgs.length === 1 && Array.isArray(callArgs[0]) ? (callArgs[0] as unknown[]) : callArgs;
       if (typeof flat[flat.length - 1] === 'function') return originalActive.apply(redis, callArgs);
-      const all = pushBullArgv(flat.slice(0, BULL_ACTIVE_KEYS), flat, BULL_ACTIVE_KEYS);
+      const active = activeScript(flat);
+      if (!active) {
+        otherKeys('moveToActive');
+        return originalActive.apply(redis, callArgs);
+      }
+      const all = pushBullArgv([], flat, BULL_ACTIVE_KEYS);
       all.push(options.workerId, Date.now());
-      const raw = (await evalLua(redis, active, BULL_ACTIVE_KEYS, all as (string | number | Buffer)[])) as [unknown, [string, unknown] | string | false | null];
+      const raw = (await evalLua(redis, active, 0, all as (string | number | Buffer)[])) as [unknown, [string, unknown] | string | false | null];
       if (raw[1]) takeAnswer(Array.isArray(raw[1]) ? raw[1][0] : '', Array.isArray(raw[1]) ? raw[1][1] : raw[1]);
       return raw[0];
     } as Command;
@@ -304,10 +357,16 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   redis[name] = function moveToFinished(...callArgs: unknown[]) {
     const flat = callArgs.length === 1 && Array.isArray(callArgs[0]) ? (callArgs[0] as unknown[]) : callArgs;
     if (typeof flat[flat.length - 1] === 'function') return original.apply(redis, callArgs);
+    const script = finishedScript(flat);
+    if (!script) {
+      // The finish deferred for this job goes alone at the end of this turn (sendUnsent).
+      otherKeys('moveToFinished');
+      return original.apply(redis, callArgs);
+    }
     const jobId = String(flat[BULL_KEYS]);
     const finish = deferred.get(jobId);
     deferred.delete(jobId);
-    return send(jobId, finish, flat);
+    return send(script, jobId, finish, flat);
   } as Command;
 
   return {

@@ -44,8 +44,10 @@ async function countScripts(prefix: string, body: () => Promise<void>) {
       else if (BULL_MOVE_TO_ACTIVE.includes(args[1])) counts.bullMoveToActive++;
       else if (args[1] === ADMIT) counts.admitAttempt++;
       else if (args[2] === '28') counts.admitAndClaim++;
-      else if (args[2] === '14' && args[3].endsWith(':wait')) counts.fused++;
-      else if (args[2] === '11' && args[3].endsWith(':wait')) counts.fusedActive++;
+      // The compositions hold BullMQ's queue keys as literals: no KEYS. A composed moveToFinished
+      // carries the job's target set among its arguments, a composed moveToActive does not.
+      else if (args[2] === '0' && args.slice(3).some((a) => a.endsWith(':completed') || a.endsWith(':failed'))) counts.fused++;
+      else if (args[2] === '0') counts.fusedActive++;
     }
   });
   try {
