@@ -85,9 +85,12 @@ export interface RunMeta {
   mock?: boolean;
 }
 
-/** An engine script's answer (result() in src/redis/lua/includes/run-core.lua): lists as joined strings. */
+/**
+ * An engine script's answer (result() in src/redis/lua/includes/run-core.lua): lists as joined
+ * strings; from the fused completion the whole answer as one string, its parts joined by \x1f.
+ */
 export function parseResult(raw: unknown): TransitionResult {
-  const [code, toEnqueue, emitted, runStatus, extra] = raw as [number, string, string, string | null, string];
+  const [code, toEnqueue, emitted, runStatus, extra] = typeof raw === 'string' ? unpackAnswer(raw) : (raw as [number, string, string, string | null, string]);
   return {
     code,
     toEnqueue: splitList(toEnqueue, ',').map((s) => {
@@ -107,6 +110,11 @@ export function parseResult(raw: unknown): TransitionResult {
     runStatus: (runStatus ?? '') as RunStatus | '',
     extra: extra ?? '',
   };
+}
+
+function unpackAnswer(packed: string): [number, string, string, string, string] {
+  const [code, toEnqueue, emitted, runStatus, extra] = packed.split('\x1f');
+  return [Number(code), toEnqueue, emitted, runStatus, extra];
 }
 
 function splitList(joined: string | null, separator: string): string[] {

@@ -123,6 +123,11 @@ function claimLua(options: FusedCompletionOptions): string {
     // The control channel and the global stream's cap, which every engine script takes.
     `local CONTROL, CAP = ${luaString(options.keys.control)}, ${luaString(String(GLOBAL_EVENTS_CAP))}`,
     "local function errText(e) if type(e) == 'table' then return tostring(e.err or e) end return tostring(e) end",
+    // An engine answer as one string (parseResult in src/engine/store.ts splits it): Redis
+    // converts every table of a script's answer at a cost, and ioredis parses each one. The
+    // codes are looked up, not formatted (a Lua number goes through printf).
+    "local CODES = {[-1] = '-1', [0] = '0', [1] = '1', [2] = '2', [3] = '3', [4] = '4'}",
+    "local function packed(r) return (CODES[r[1]] or tostring(r[1])) .. '\\31' .. r[2] .. '\\31' .. r[3] .. '\\31' .. (r[4] or '') .. '\\31' .. r[5] end",
     runKeysLua(options.keys),
     `local PLAIN = {${plain}}`,
     // A step job's data as enqueueSteps writes it (src/engine/jobs.ts); ids are [A-Za-z0-9_-].
@@ -146,7 +151,7 @@ function claimLua(options: FusedCompletionOptions): string {
     `  k[11] = ${luaString(options.keys.guard.halt)}`,
     // '' = the run's scenario, which startAttempt reads when a halt is on.
     "  local argv = {runId, NOW_MS, WORKER_ID, CONTROL, CAP, stepId, attempt, '1', '', dag[2]}",
-    `  return {jobId, (${luaFunction(luaScripts.startAttempt.lua)})(k, argv)}`,
+    `  return jobId .. '\\31' .. packed((${luaFunction(luaScripts.startAttempt.lua)})(k, argv))`,
     'end',
     // BullMQ answers {jobFields, jobId, limitUntil, delayUntil}; an empty table when no job.
     'local function claimOf(bull)',
@@ -187,7 +192,7 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
     // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
     `  local ok, answer = pcall(${luaFunction(luaScripts.finishAttempt.lua)}, runKeys(ARGV[1]), argv)`,
-    "  if ok then engine = answer else engine = 'ERR:' .. errText(answer) end",
+    "  if ok then engine = packed(answer) else engine = 'ERR:' .. errText(answer) end",
     'end',
     `local bull = (${luaFunction(bullLua)})(${bullKeysLua(BULL_KEYS, constants, FINISHED_CONSTANT_KEYS, jobKeys)}, {unpack(ARGV, na + ${FINISHED_JOB_KEYS.length + 1}, n - 3)})`,
     'if bull == nil then bull = false end',
@@ -286,14 +291,16 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     );
   }
 
-  function takeAnswer(jobId: string, claim: unknown): void {
-    if (typeof claim === 'string') {
+  /** A claim the script made: "<jobId>\x1f<packed answer>", or 'ERR:<message>'. */
+  function takeAnswer(claim: string): void {
+    if (claim.startsWith('ERR:')) {
       // The claim failed inside the script; the processor claims in a call of its own.
-      log.warn({ jobId, err: claim.slice(4) }, 'claim with the job hand-over failed');
+      log.warn({ err: claim.slice(4) }, 'claim with the job hand-over failed');
       return;
     }
+    const cut = claim.indexOf('\x1f');
     if (claims.size >= MAX_WAITING_CLAIMS) claims.delete(claims.keys().next().value as string);
-    claims.set(jobId, claim);
+    claims.set(claim.slice(0, cut), claim.slice(cut + 1));
   }
 
   async function send(script: ComposedScript, jobId: string, finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
@@ -310,7 +317,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     }
     for (const slot of FINISHED_JOB_KEYS) all.push(bullArgs[slot]);
     pushBullArgv(all, bullArgs, BULL_KEYS).push(options.workerId, Date.now(), na);
-    let raw: [unknown, unknown, [string, unknown] | string | null];
+    let raw: [unknown, unknown, string | null];
     try {
       raw = (await evalLua(redis, script, 0, all as (string | number | Buffer)[])) as typeof raw;
     } catch (e) {
@@ -326,7 +333,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
       if (typeof raw[0] === 'string' && raw[0].startsWith('ERR:')) finish.done(new Error(`finishAttempt in the fused completion: ${raw[0].slice(4)}`));
       else finish.done(undefined, raw[0]);
     }
-    if (raw[2]) takeAnswer(Array.isArray(raw[2]) ? raw[2][0] : '', Array.isArray(raw[2]) ? raw[2][1] : raw[2]);
+    if (typeof raw[2] === 'string') takeAnswer(raw[2]);
     // moveToFinished answers nil when there is no next job (Lua tables cannot hold nil).
     return raw[1] === null ? undefined : raw[1];
   }
@@ -346,8 +353,8 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
       }
       const all = pushBullArgv([], flat, BULL_ACTIVE_KEYS);
       all.push(options.workerId, Date.now());
-      const raw = (await evalLua(redis, active, 0, all as (string | number | Buffer)[])) as [unknown, [string, unknown] | string | false | null];
-      if (raw[1]) takeAnswer(Array.isArray(raw[1]) ? raw[1][0] : '', Array.isArray(raw[1]) ? raw[1][1] : raw[1]);
+      const raw = (await evalLua(redis, active, 0, all as (string | number | Buffer)[])) as [unknown, string | null];
+      if (typeof raw[1] === 'string') takeAnswer(raw[1]);
       return raw[0];
     } as Command;
   } else {
