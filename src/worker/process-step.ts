@@ -126,6 +126,9 @@ function staticEntryOf(step: CompiledStep): string {
   return entry;
 }
 
+/** What a step that declares no credentials holds (shared, so frozen). */
+const NO_SECRETS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 /** The end of an attempt nobody observes. */
 const UNOBSERVED = () => {};
 
@@ -291,7 +294,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     const prepared = prepareContext(scope);
     if (step.if && !(await decideCondition(run, step, data, prepared, raw))) return;
 
-    const secrets = resolveSecrets(step.def.credentials);
+    const secrets = step.def.credentials.length > 0 ? resolveSecrets(step.def.credentials) : NO_SECRETS;
     let input: unknown;
     try {
       input = step.render(step.def.credentials.length > 0 ? prepareContext({ ...scope, secrets: templateSecrets(step.def.credentials, secrets) }) : prepared);
@@ -370,7 +373,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       const settling = lease.after({ ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt, output: result.ok ? result.output : undefined });
       committed = settling instanceof Promise ? await settling : settling;
     } finally {
-      observed({ ok: result.ok, kind: result.ok ? undefined : result.failure.kind, durationMs: Date.now() - startedAt, cost: committed ?? usageTotals(result.usage) });
+      if (observed !== UNOBSERVED) observed({ ok: result.ok, kind: result.ok ? undefined : result.failure.kind, durationMs: Date.now() - startedAt, cost: committed ?? usageTotals(result.usage) });
     }
 
     const record: AttemptRecord = { attempt: data.attempt, workerId: deps.workerId, startedAt, finishedAt: Date.now() };
