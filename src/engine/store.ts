@@ -22,11 +22,13 @@ export interface EmittedEvent {
 
 /** What every engine script returns. `code` 0 means "nothing to do / discarded". */
 export interface TransitionResult {
-  code: number;
-  toEnqueue: EnqueueItem[];
-  emitted: EmittedEvent[];
-  runStatus: RunStatus | '';
-  extra: string;
+  readonly code: number;
+  readonly toEnqueue: EnqueueItem[];
+  readonly emitted: EmittedEvent[];
+  readonly runStatus: RunStatus | '';
+  readonly extra: string;
+  /** Whether any emitted event has one of these types, without parsing the events. */
+  emittedAny(wants: (type: string) => boolean): boolean;
 }
 
 /** The keys and arguments one engine script is called with. */
@@ -91,13 +93,33 @@ export interface RunMeta {
  */
 export function parseResult(raw: unknown): TransitionResult {
   const [code, toEnqueue, emitted, runStatus, extra] = typeof raw === 'string' ? unpackAnswer(raw) : (raw as [number, string, string, string | null, string]);
-  return {
-    code,
-    toEnqueue: splitList(toEnqueue, ',').map((s) => {
+  return new Transition(code, toEnqueue ?? '', emitted ?? '', (runStatus ?? '') as RunStatus | '', extra ?? '');
+}
+
+/**
+ * A parsed answer whose lists are split on first read: a worker's step answers are parsed
+ * twice a step, and most of their events reach no listener.
+ */
+class Transition implements TransitionResult {
+  private enqueue: EnqueueItem[] | undefined;
+  private events: EmittedEvent[] | undefined;
+  constructor(
+    readonly code: number,
+    private readonly enqueueText: string,
+    private readonly emittedText: string,
+    readonly runStatus: RunStatus | '',
+    readonly extra: string,
+  ) {}
+
+  get toEnqueue(): EnqueueItem[] {
+    return (this.enqueue ??= splitList(this.enqueueText, ',').map((s) => {
       const [stepId, attempt, delayMs] = s.split('|');
       return { stepId, attempt: Number(attempt), delayMs: Number(delayMs) };
-    }),
-    emitted: splitList(emitted, '\n').map((s) => {
+    }));
+  }
+
+  get emitted(): EmittedEvent[] {
+    return (this.events ??= splitList(this.emittedText, '\n').map((s) => {
       const [type, stepId, attempt] = s.split('|', 3);
       const json = s.slice(type.length + stepId.length + attempt.length + 3);
       return {
@@ -106,10 +128,23 @@ export function parseResult(raw: unknown): TransitionResult {
         attempt: attempt ? Number(attempt) : undefined,
         data: json ? (JSON.parse(json) as Record<string, unknown>) : {},
       };
-    }),
-    runStatus: (runStatus ?? '') as RunStatus | '',
-    extra: extra ?? '',
-  };
+    }));
+  }
+
+  /** Whether any emitted event has one of these types (without parsing the events). */
+  emittedAny(wants: (type: string) => boolean): boolean {
+    // Events are "type|sid|attempt|json" joined by '\n' (cjson escapes newlines in the JSON).
+    const text = this.emittedText;
+    for (let at = 0; at < text.length; ) {
+      const bar = text.indexOf('|', at);
+      if (bar < 0) return false;
+      if (wants(text.slice(at, bar))) return true;
+      const next = text.indexOf('\n', bar);
+      if (next < 0) return false;
+      at = next + 1;
+    }
+    return false;
+  }
 }
 
 function unpackAnswer(packed: string): [number, string, string, string, string] {

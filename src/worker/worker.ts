@@ -113,7 +113,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     log,
     workerId,
     onTransition(runId, result) {
-      if (listeners.size === 0) return;
+      if (listeners.size === 0 || !result.emittedAny(listeners.wants)) return;
       const ts = Date.now();
       for (const e of result.emitted) if (listeners.wants(e.type)) listeners.emit({ type: e.type, ts, runId, stepId: e.stepId, attempt: e.attempt, workerId, data: e.data });
     },
