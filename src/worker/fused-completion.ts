@@ -285,17 +285,21 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   function sendAlone(jobId: string, finish: Deferred): void {
     if (deferred.get(jobId) !== finish) return;
     deferred.delete(jobId);
+    sendFinish(finish);
+  }
+
+  function sendFinish(finish: Deferred): void {
     runScript(redis, 'finishAttempt', finish.invocation.keys, finish.invocation.args).then(
       (raw) => finish.done(undefined, raw),
       (err: unknown) => finish.done(err),
     );
   }
 
-  /** A claim the script made: "<jobId>\x1f<packed answer>", or 'ERR:<message>'. */
-  function takeAnswer(claim: string): void {
+  /** A claim the script made for the job BullMQ handed over: "<jobId>\x1f<packed answer>", or 'ERR:<message>'. */
+  function takeAnswer(claim: string, bull: unknown): void {
     if (claim.startsWith('ERR:')) {
       // The claim failed inside the script; the processor claims in a call of its own.
-      log.warn({ err: claim.slice(4) }, 'claim with the job hand-over failed');
+      log.warn({ jobId: Array.isArray(bull) ? bull[1] : undefined, err: claim.slice(4) }, 'claim with the job hand-over failed');
       return;
     }
     const cut = claim.indexOf('\x1f');
@@ -321,7 +325,11 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     try {
       raw = (await evalLua(redis, script, 0, all as (string | number | Buffer)[])) as typeof raw;
     } catch (e) {
-      if (finish) {
+      if (finish && deferred.has(jobId)) {
+        // A newer finish of the same job (redelivered meanwhile) waits for the retry: this one
+        // goes alone now rather than replace it.
+        sendFinish(finish);
+      } else if (finish) {
         // BullMQ retries its completion after a connection error: the finish goes with the
         // retry, or alone if none comes (a second application is discarded as stale).
         deferred.set(jobId, finish);
@@ -333,7 +341,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
       if (typeof raw[0] === 'string' && raw[0].startsWith('ERR:')) finish.done(new Error(`finishAttempt in the fused completion: ${raw[0].slice(4)}`));
       else finish.done(undefined, raw[0]);
     }
-    if (typeof raw[2] === 'string') takeAnswer(raw[2]);
+    if (typeof raw[2] === 'string') takeAnswer(raw[2], raw[1]);
     // moveToFinished answers nil when there is no next job (Lua tables cannot hold nil).
     return raw[1] === null ? undefined : raw[1];
   }
@@ -354,7 +362,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
       const all = pushBullArgv([], flat, BULL_ACTIVE_KEYS);
       all.push(options.workerId, Date.now());
       const raw = (await evalLua(redis, active, 0, all as (string | number | Buffer)[])) as [unknown, string | null];
-      if (typeof raw[1] === 'string') takeAnswer(raw[1]);
+      if (typeof raw[1] === 'string') takeAnswer(raw[1], raw[0]);
       return raw[0];
     } as Command;
   } else {

@@ -34,7 +34,7 @@ export interface GuardLease {
    * the usage as committed (USD priced) when the guard prices it; metrics count that.
    * Synchronous when there is nothing to send (an attempt that held and spent nothing).
    */
-  after(outcome: GuardOutcome): CostTotals | void | Promise<CostTotals | void>;
+  after(outcome: GuardOutcome): CostTotals | void | PromiseLike<CostTotals | void>;
 }
 
 export interface GuardOutcome {
@@ -69,7 +69,7 @@ export type GuardDecision =
 /** Consulted around every attempt; implemented by src/guardrails. */
 export interface AttemptGuard {
   /** Synchronous when it needs nothing from Redis (most attempts of a warm worker). */
-  before(request: GuardRequest): GuardDecision | Promise<GuardDecision>;
+  before(request: GuardRequest): GuardDecision | PromiseLike<GuardDecision>;
 }
 
 /** No guardrails: every attempt proceeds live, nothing to redact. */

@@ -126,8 +126,13 @@ function staticEntryOf(step: CompiledStep): string {
   return entry;
 }
 
-/** What a step that declares no credentials holds (shared, so frozen). */
+/** What a step that declares no credentials holds, for the guard (shared, so frozen; handlers get their own). */
 const NO_SECRETS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** A promise or any thenable (a custom guard may answer with one): awaited; anything else is the value. */
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
 
 /** The end of an attempt nobody observes. */
 const UNOBSERVED = () => {};
@@ -196,7 +201,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       },
       mock: lease.mock,
       mockOutput: lease.mockOutput ?? step.def.mock,
-      secrets,
+      // Its own object: a handler may write to it, and the empty one the guard saw is shared.
+      secrets: secrets === NO_SECRETS ? {} : secrets,
       service: step.def.service,
       evaluate(expression) {
         evaluated ??= new Map();
@@ -303,7 +309,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     }
 
     const deciding = deps.guard.before({ run, step, data, job, input, secrets, claim: preclaimed ? undefined : () => store.startInvocation(run.runId, data.stepId, data.attempt) });
-    const gate = deciding instanceof Promise ? await deciding : deciding;
+    const gate = isThenable(deciding) ? await deciding : deciding;
     if (preclaimed && gate.kind !== 'proceed') {
       // Not expected for a plain step; the attempt is given back uncounted and decided as usual.
       if (preclaimed.code === 1) {
@@ -325,7 +331,14 @@ export function createStepProcessor(deps: StepProcessorDeps) {
 
     // Claimed already: as BullMQ handed the job over (a plain step), or with the guard's admission.
     if (!preclaimed && gate.claimed) preclaimed = parseResult(gate.claimed);
-    const claim = preclaimed ?? (await store.startAttempt(run.runId, data.stepId, data.attempt, gate.onHalted ? { haltScenario: run.def.name } : {}));
+    let claim: TransitionResult;
+    try {
+      claim = preclaimed ?? (await store.startAttempt(run.runId, data.stepId, data.attempt, gate.onHalted ? { haltScenario: run.def.name } : {}));
+    } catch (e) {
+      // The lease's permits and reservations must lapse, not be renewed for ever.
+      await lease.after({ ok: false, usage: [], durationMs: 0 });
+      throw e;
+    }
     if (held) held.settled = true;
     if (claim.code !== 1) {
       await lease.after({ ok: false, usage: [], durationMs: 0 });
@@ -341,7 +354,14 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     }
     deps.onTransition(run.runId, claim);
     const [, groupDeadline, newGroup] = claim.extra.split('|');
-    if (newGroup) await scheduleDeadline(deps.queue, { runId: run.runId, group: newGroup }, Number(groupDeadline) - Date.now());
+    if (newGroup) {
+      try {
+        await scheduleDeadline(deps.queue, { runId: run.runId, group: newGroup }, Number(groupDeadline) - Date.now());
+      } catch (e) {
+        await lease.after({ ok: false, usage: [], durationMs: 0 });
+        throw e;
+      }
+    }
 
     const startedAt = Date.now();
     const observed = deps.observer ? observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service, gatedMock: lease.mock && !run.mock }, () => attemptLog.get()) : UNOBSERVED;
@@ -371,7 +391,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     let committed: CostTotals | void = undefined;
     try {
       const settling = lease.after({ ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt, output: result.ok ? result.output : undefined });
-      committed = settling instanceof Promise ? await settling : settling;
+      committed = isThenable(settling) ? await settling : settling;
     } finally {
       if (observed !== UNOBSERVED) observed({ ok: result.ok, kind: result.ok ? undefined : result.failure.kind, durationMs: Date.now() - startedAt, cost: committed ?? usageTotals(result.usage) });
     }

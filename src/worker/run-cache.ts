@@ -78,12 +78,18 @@ export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 25
         return entry;
       }
       const loading = load(runId);
+      // A load that answers after its entry was evicted (and maybe loaded again) changes nothing.
+      const forget = () => {
+        if (entries.get(runId) !== loading) return;
+        entries.delete(runId);
+        loaded.delete(runId);
+      };
       loading
         .then((run) => {
-          if (!run) entries.delete(runId);
+          if (!run) forget();
           else if (entries.get(runId) === loading) loaded.set(runId, run);
         })
-        .catch(() => entries.delete(runId));
+        .catch(forget);
       entries.set(runId, loading);
       if (entries.size > capacity) {
         const oldest = entries.keys().next().value as string;
@@ -95,12 +101,11 @@ export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 25
     /** The run when it is loaded already (the same object `get` resolves with), else undefined. */
     peek(runId: string): CachedRun | undefined {
       const run = loaded.get(runId);
-      if (run) {
-        // The same recency bump as `get`.
-        const entry = entries.get(runId) as Promise<CachedRun | undefined>;
-        entries.delete(runId);
-        entries.set(runId, entry);
-      }
+      const entry = entries.get(runId);
+      if (!run || !entry) return undefined;
+      // The same recency bump as `get`.
+      entries.delete(runId);
+      entries.set(runId, entry);
       return run;
     },
     get size() {

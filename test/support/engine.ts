@@ -13,6 +13,7 @@ import { createWorker, type ScenarioWorker } from '../../src/worker/worker.ts';
 import { parseScenario } from '../../src/scenario/load.ts';
 import { BUILTIN_HANDLERS } from '../../src/handlers/builtin/index.ts';
 import type { HandlerDefinition } from '../../src/handlers/types.ts';
+import type { AttemptGuard } from '../../src/worker/guard.ts';
 import type { ScenarioDef } from '../../src/scenario/types.ts';
 import type { RunSummary, ScenarioEvent, StepSummary } from '../../src/engine/types.ts';
 
@@ -28,6 +29,8 @@ export interface EngineOptions {
   readonly handlers?: readonly HandlerDefinition[];
   /** @default a silent logger */
   readonly logger?: Logger;
+  /** A custom AttemptGuard for every worker (WorkerOptions.guard). */
+  readonly guard?: AttemptGuard;
 }
 
 /** A finished run: its summary and every event of its stream, in order. */
@@ -124,6 +127,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           handlers,
           logger,
           shutdownGraceMs: 1_000,
+          ...(options.guard ? { guard: options.guard } : {}),
         }),
       );
     }
