@@ -346,43 +346,45 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     return raw[1] === null ? undefined : raw[1];
   }
 
+  /**
+   * BullMQ's `original` command replaced: a call with a callback, or with queue keys other than
+   * the composition's (never expected: one worker, one queue), goes BullMQ's own way.
+   */
+  function wrap(original: Command, which: string, scriptFor: (flat: readonly unknown[]) => ComposedScript | undefined, fused: (script: ComposedScript, flat: unknown[]) => Promise<unknown>): Command {
+    return function (...callArgs: unknown[]) {
+      const flat = callArgs.length === 1 && Array.isArray(callArgs[0]) ? (callArgs[0] as unknown[]) : callArgs;
+      if (typeof flat[flat.length - 1] === 'function') return original.apply(redis, callArgs);
+      const script = scriptFor(flat);
+      if (!script) {
+        // A finish deferred for this job goes alone at the end of this turn (sendUnsent).
+        otherKeys(which);
+        return original.apply(redis, callArgs);
+      }
+      return fused(script, flat);
+    };
+  }
+
   // A slot's first job, and a job that woke a waiting slot, come from moveToActive: claimed there too.
   const activeName = Object.keys(scripts).find((k) => k.startsWith('moveToActive:'));
   if (activeName && VERIFIED_MOVE_TO_ACTIVE.has(luaSha(scripts[activeName].lua))) {
     const activeScript = composer(ACTIVE_CONSTANT_KEYS, (constants) => composeActive(scripts[activeName].lua, options, constants));
-    const originalActive = redis[activeName] as Command;
-    redis[activeName] = async function moveToActive(...callArgs: unknown[]) {
-      const flat = callArgs.length === 1 && Array.isArray(callArgs[0]) ? (callArgs[0] as unknown[]) : callArgs;
-      if (typeof flat[flat.length - 1] === 'function') return originalActive.apply(redis, callArgs);
-      const active = activeScript(flat);
-      if (!active) {
-        otherKeys('moveToActive');
-        return originalActive.apply(redis, callArgs);
-      }
+    redis[activeName] = wrap(redis[activeName] as Command, 'moveToActive', activeScript, async (active, flat) => {
       const all = pushBullArgv([], flat, BULL_ACTIVE_KEYS);
       all.push(options.workerId, Date.now());
       const raw = (await evalLua(redis, active, 0, all as (string | number | Buffer)[])) as [unknown, string | null];
       if (typeof raw[1] === 'string') takeAnswer(raw[1], raw[0]);
       return raw[0];
-    } as Command;
+    });
   } else {
     log.info({ moveToActive: activeName ?? 'not registered' }, 'claims on moveToActive off: a slot\'s first job claims in a call of its own');
   }
 
-  redis[name] = function moveToFinished(...callArgs: unknown[]) {
-    const flat = callArgs.length === 1 && Array.isArray(callArgs[0]) ? (callArgs[0] as unknown[]) : callArgs;
-    if (typeof flat[flat.length - 1] === 'function') return original.apply(redis, callArgs);
-    const script = finishedScript(flat);
-    if (!script) {
-      // The finish deferred for this job goes alone at the end of this turn (sendUnsent).
-      otherKeys('moveToFinished');
-      return original.apply(redis, callArgs);
-    }
+  redis[name] = wrap(original, 'moveToFinished', finishedScript, (script, flat) => {
     const jobId = String(flat[BULL_KEYS]);
     const finish = deferred.get(jobId);
     deferred.delete(jobId);
     return send(script, jobId, finish, flat);
-  } as Command;
+  });
 
   return {
     defer(jobId, invocation, done) {
