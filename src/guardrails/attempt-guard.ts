@@ -15,6 +15,7 @@ import type { HandlerRegistry } from '../handlers/registry.ts';
 import { liveWorkers, type WorkerInfo } from '../worker/heartbeat.ts';
 import { resolveSecrets, type AttemptGuard, type GuardDecision, type GuardLease, type GuardOutcome, type GuardRequest } from '../worker/guard.ts';
 import type { CachedRun } from '../worker/run-cache.ts';
+import { createLoadCache } from '../worker/load-cache.ts';
 import { admitAttempt, renewLease, reservationMember, settleAttempt, type AttemptIdentity, type BreakerOutcome } from './admission.ts';
 import { actualOf, estimateOf, NO_RESERVATION, type Reservation } from './cost.ts';
 import type { ModelPricing } from './services-schema.ts';
@@ -110,39 +111,21 @@ function freeLease(mock: boolean, mockOutput?: { output: unknown }): GuardLease 
 /** Builds the guard every worker uses by default. */
 export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   const { redis, keys, log } = options;
-  const facts = new Map<string, Promise<RunFacts>>();
-  /** The loaded ones among `facts`: most attempts need nothing from Redis before they start. */
-  const loadedFacts = new Map<string, RunFacts>();
+  // Most attempts need nothing from Redis before they start: facts.peek answers once loaded.
+  const facts = createLoadCache<RunFacts>(256, async (runId) => {
+    const [suite, record, gate] = await redis.hmget(keys.run(runId), 'suite', 'record', 'gate');
+    return {
+      suite: suite ?? undefined,
+      record: record === '1',
+      mocked: new Set(gate ? ((JSON.parse(gate) as { mock?: string[] }).mock ?? []) : []),
+    };
+  });
   const credentialNames = new WeakMap<CachedRun['def'], string[]>();
   let workersCache: { at: number; list: Promise<WorkerInfo[]> } | undefined;
 
   const emit = (events: readonly ScenarioEvent[]) => {
     for (const e of events) options.onEvent?.(e);
   };
-
-  function runFacts(runId: string): Promise<RunFacts> {
-    let entry = facts.get(runId);
-    if (!entry) {
-      const loading = redis.hmget(keys.run(runId), 'suite', 'record', 'gate').then(([suite, record, gate]) => {
-        const info: RunFacts = {
-          suite: suite ?? undefined,
-          record: record === '1',
-          mocked: new Set(gate ? ((JSON.parse(gate) as { mock?: string[] }).mock ?? []) : []),
-        };
-        if (facts.get(runId) === loading) loadedFacts.set(runId, info);
-        return info;
-      });
-      loading.catch(() => facts.delete(runId));
-      facts.set(runId, loading);
-      if (facts.size > 256) {
-        const oldest = facts.keys().next().value as string;
-        facts.delete(oldest);
-        loadedFacts.delete(oldest);
-      }
-      entry = loading;
-    }
-    return entry;
-  }
 
   function otherWorkers(): Promise<WorkerInfo[]> {
     const now = Date.now();
@@ -292,7 +275,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   async function gatedBefore(request: GuardRequest): Promise<GuardDecision> {
     const gate = await credentialGate(request);
     if (gate && gate !== 'mock') return gate;
-    return decide(request, gate, await runFacts(request.run.runId));
+    return decide(request, gate, (await facts.get(request.run.runId)) as RunFacts);
   }
 
   return {
@@ -301,8 +284,8 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
       registerRunSecrets(run);
       // A mocked run needs no credentials, and a step that declares none has nothing to gate.
       if (!run.mock && step.def.credentials.length > 0) return gatedBefore(request);
-      const runInfo = loadedFacts.get(run.runId);
-      if (!runInfo) return runFacts(run.runId).then((info) => decide(request, undefined, info));
+      const runInfo = facts.peek(run.runId);
+      if (!runInfo) return facts.get(run.runId).then((info) => decide(request, undefined, info as RunFacts));
       return decide(request, undefined, runInfo);
     },
   };

@@ -2,6 +2,7 @@ import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { ScenarioDef } from '../scenario/types.ts';
 import { compileScenario, type CompiledScenario } from '../scenario/compile.ts';
+import { createLoadCache } from './load-cache.ts';
 
 /** What a worker needs to execute any step of a run; immutable once the run exists. */
 export interface CachedRun extends CompiledScenario {
@@ -49,9 +50,6 @@ function createScenarioCache(maxSteps: number) {
  * run's first step on this worker. Concurrent loads of one run share a promise.
  */
 export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 256) {
-  const entries = new Map<string, Promise<CachedRun | undefined>>();
-  /** The loaded ones among `entries`, for callers that would rather not wait a tick. */
-  const loaded = new Map<string, CachedRun>();
   const compile = createScenarioCache(SCENARIO_CACHE_STEPS);
 
   async function load(runId: string): Promise<CachedRun | undefined> {
@@ -69,49 +67,7 @@ export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 25
     };
   }
 
-  return {
-    get(runId: string): Promise<CachedRun | undefined> {
-      let entry = entries.get(runId);
-      if (entry) {
-        entries.delete(runId);
-        entries.set(runId, entry);
-        return entry;
-      }
-      const loading = load(runId);
-      // A load that answers after its entry was evicted (and maybe loaded again) changes nothing.
-      const forget = () => {
-        if (entries.get(runId) !== loading) return;
-        entries.delete(runId);
-        loaded.delete(runId);
-      };
-      loading
-        .then((run) => {
-          if (!run) forget();
-          else if (entries.get(runId) === loading) loaded.set(runId, run);
-        })
-        .catch(forget);
-      entries.set(runId, loading);
-      if (entries.size > capacity) {
-        const oldest = entries.keys().next().value as string;
-        entries.delete(oldest);
-        loaded.delete(oldest);
-      }
-      return loading;
-    },
-    /** The run when it is loaded already (the same object `get` resolves with), else undefined. */
-    peek(runId: string): CachedRun | undefined {
-      const run = loaded.get(runId);
-      const entry = entries.get(runId);
-      if (!run || !entry) return undefined;
-      // The same recency bump as `get`.
-      entries.delete(runId);
-      entries.set(runId, entry);
-      return run;
-    },
-    get size() {
-      return entries.size;
-    },
-  };
+  return createLoadCache(capacity, load);
 }
 
 export type RunCache = ReturnType<typeof createRunCache>;
