@@ -58,4 +58,12 @@ describe('npm run bench', () => {
     expect(md).toContain('| item | metric | baseline | scenario-queue | ratio |');
     expect(md).toContain('| goal | value | target | met |');
   });
+
+  it('bench:raw-crosscheck, the plain BullMQ script the raw side is checked against, drains its jobs', async () => {
+    const env = { ...process.env, REDIS_URL: t.url, BULL_PREFIX: t.prefix };
+    const { stdout: out } = await run('node', ['bench/raw-crosscheck.mjs', '50', '2', '1'], { cwd: REPO_ROOT, env, timeout: 60_000 });
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({ round: 1, jobs: 50, concurrency: 2, jobsPerSec: expect.any(Number) });
+    expect(lines.at(-1)).toEqual({ medianJobsPerSec: lines[0].jobsPerSec });
+  }, 90_000);
 });

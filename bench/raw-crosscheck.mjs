@@ -1,0 +1,39 @@
+// A plain BullMQ throughput script, independent of the benchmark's harness (no child process,
+// no IPC, no project code): it checks that `npm run bench`'s raw side measures what BullMQ does
+// when used the ordinary way. N no-op jobs (removeOnComplete) are added first, then one Worker
+// at concurrency C drains them; the clock runs from the Worker's creation to the last
+// `completed` event, so it includes the worker's start (the harness excludes it).
+//
+//   REDIS_URL=redis://127.0.0.1:6379 node bench/raw-crosscheck.mjs [N=10000] [C=8] [rounds=3]
+//
+// Touches only its own queue (`<BULL_PREFIX or bull>:crosscheck-<pid>-<round>`) and obliterates
+// it afterwards: safe on a shared Redis. Prints one JSON line per round and a median on stdout.
+import { Queue, Worker } from 'bullmq';
+
+const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const [n, concurrency, rounds] = [process.argv[2] ?? 10_000, process.argv[3] ?? 8, process.argv[4] ?? 3].map(Number);
+const connection = { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
+const prefix = process.env.BULL_PREFIX || 'bull';
+
+async function round(name) {
+  const queue = new Queue(name, { connection, prefix });
+  for (let i = 0; i < n; i += 1000) {
+    await queue.addBulk(Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ name: 'noop', data: { i: i + k }, opts: { removeOnComplete: true } })));
+  }
+  const started = performance.now();
+  let done = 0;
+  const worker = new Worker(name, async () => null, { connection, prefix, concurrency });
+  await new Promise((resolve) => worker.on('completed', () => ++done === n && resolve()));
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return Math.round(n / seconds);
+}
+
+const results = [];
+for (let r = 0; r < rounds; r++) {
+  results.push(await round(`crosscheck-${process.pid}-${r}`));
+  console.log(JSON.stringify({ round: r + 1, jobs: n, concurrency, jobsPerSec: results.at(-1) }));
+}
+console.log(JSON.stringify({ medianJobsPerSec: results.sort((a, b) => a - b)[Math.floor(results.length / 2)] }));
