@@ -41,7 +41,8 @@ describe('npm run bench', () => {
     expect(Object.keys(doc.machine)).toEqual(expect.arrayContaining(['nproc', 'cpuModel', 'node', 'redis', 'bullmq']));
     const r = doc.results;
     expect(Object.keys(r).sort()).toEqual(['fanout', 'guardrails', 'handoff', 'memory', 'redisCost', 'throughput']);
-    expect(r.throughput).toMatchObject({ raw: { stepsPerSec: expect.any(Number) }, scenarioQueue: { stepsPerSec: expect.any(Number) }, ratio: expect.any(Number) });
+    expect(r.throughput).toMatchObject({ raw: { stepsPerSec: expect.any(Number) }, scenarioQueue: { stepsPerSec: expect.any(Number) }, ratio: expect.any(Number), pairedRatio: expect.any(Number), cpuPerStepRatio: expect.any(Number) });
+    expect(doc.goals.find((g: { item: string }) => g.item === 'throughput').value).toBe(r.throughput.pairedRatio);
     for (const side of [r.handoff.raw, r.handoff.scenarioQueue]) expect(side).toMatchObject({ p50Ms: expect.any(Number), p95Ms: expect.any(Number), p99Ms: expect.any(Number) });
     for (const shape of ['raw', 'sq', 'raw-chain', 'sq-chain']) {
       expect(r.redisCost.shapes[shape].total).toMatchObject({ commands: expect.any(Number), luaCalls: expect.any(Number), clientCommands: expect.any(Number) });
