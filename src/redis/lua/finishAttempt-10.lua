@@ -37,7 +37,5 @@ local pending = {{sid, blocking}}
 if blocking and (outcome == 'failed' or outcome == 'timed_out') then
   for _, p in ipairs(rare().abortForFailFast()) do pending[#pending + 1] = p end
 end
-propagate(pending)
-drain()
-finalizeIfDone()
+advance(pending)
 return result(1)

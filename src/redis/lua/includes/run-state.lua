@@ -109,46 +109,6 @@ local function admit(sid)
   TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|1|0'
 end
 
--- Follows terminal steps through the DAG: counts down needs, skips blocked dependents,
--- and admits the ones that became ready. `pending` holds {sid, blocking} pairs.
-local function propagate(pending)
-  local aborting = nil
-  local i = 1
-  while i <= #pending do
-    local sid, blocking = pending[i][1], pending[i][2]
-    i = i + 1
-    local _, _, _, deps = static(sid)
-    for _, d in ipairs(deps) do
-      if blocking then redis.call('HSET', KEYS[2], 'b|' .. d, '1') end
-      local left = redis.call('HINCRBY', KEYS[2], 'n|' .. d, '-1')
-      if left == 0 and sget('st', d) == 'pending' then
-        local hasIf = static(d)
-        if not hasIf and aborting == nil then aborting = redis.call('HGET', KEYS[1], 'aborting') == '1' end
-        if hasIf then
-          admit(d)
-        elseif aborting then
-          pending[#pending + 1] = {d, finishStep(d, 'skipped', 'fail_fast', false, nil, nil)}
-        elseif sget('b', d) == '1' then
-          pending[#pending + 1] = {d, finishStep(d, 'skipped', 'upstream_failed', false, nil, nil)}
-        else
-          admit(d)
-        end
-      end
-    end
-  end
-end
-
--- Admits parked steps while maxParallel allows.
-local function drain()
-  local run = runCounters()
-  if not run.parking then return end
-  while run.inflight < run.maxParallel do
-    local sid = redis.call('LPOP', KEYS[8])
-    if not sid then return end
-    if sget('st', sid) == 'pending' then admit(sid) end
-  end
-end
-
 -- The run's end and the sweeps of failFast, halts, gates and group timeouts, made on first use:
 -- a step's finish rarely needs them, and Lua makes every local function anew on each call.
 local RARE = nil
@@ -236,12 +196,46 @@ local function rare()
   return RARE
 end
 
--- Ends the run once no step is open: failed if any step failed for the verdict.
-local function finalizeIfDone()
+-- Advances the run after steps ended (`pending` holds their {sid, blocking} pairs): follows them
+-- through the DAG (counts down needs, skips blocked dependents, admits the ones that became
+-- ready), admits parked steps while maxParallel allows, and ends the run once no step is open,
+-- failed if any step failed for the verdict. One function, not three: each is made anew on
+-- every call, with its captures.
+local function advance(pending)
+  local aborting = nil
+  local i = 1
+  while i <= #pending do
+    local sid, blocking = pending[i][1], pending[i][2]
+    i = i + 1
+    local _, _, _, deps = static(sid)
+    for _, d in ipairs(deps) do
+      if blocking then redis.call('HSET', KEYS[2], 'b|' .. d, '1') end
+      local left = redis.call('HINCRBY', KEYS[2], 'n|' .. d, '-1')
+      if left == 0 and sget('st', d) == 'pending' then
+        local hasIf = static(d)
+        if not hasIf and aborting == nil then aborting = redis.call('HGET', KEYS[1], 'aborting') == '1' end
+        if hasIf then
+          admit(d)
+        elseif aborting then
+          pending[#pending + 1] = {d, finishStep(d, 'skipped', 'fail_fast', false, nil, nil)}
+        elseif sget('b', d) == '1' then
+          pending[#pending + 1] = {d, finishStep(d, 'skipped', 'upstream_failed', false, nil, nil)}
+        else
+          admit(d)
+        end
+      end
+    end
+  end
   local run = runCounters()
+  if run.parking then
+    while run.inflight < run.maxParallel do
+      local sid = redis.call('LPOP', KEYS[8])
+      if not sid then break end
+      if sget('st', sid) == 'pending' then admit(sid) end
+    end
+  end
   if runTerminal() then return end
   if run.open == nil then run.open = tonumber(redis.call('HGET', KEYS[1], 'open')) end
   if run.open > 0 then return end
   if run.failed then rare().endRun('failed', nil) else rare().endRun('succeeded', nil) end
 end
-
