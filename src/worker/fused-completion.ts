@@ -129,9 +129,13 @@ function claimLua(options: FusedCompletionOptions): string {
     "local function errText(e) if type(e) == 'table' then return tostring(e.err or e) end return tostring(e) end",
     // An engine answer as one string (parseResult in src/engine/store.ts splits it): Redis
     // converts every table of a script's answer at a cost, and ioredis parses each one. The
-    // codes are looked up, not formatted (a Lua number goes through printf).
-    "local CODES = {[-1] = '-1', [0] = '0', [1] = '1', [2] = '2', [3] = '3', [4] = '4'}",
-    "local function packed(r) return (CODES[r[1]] or tostring(r[1])) .. '\\31' .. r[2] .. '\\31' .. r[3] .. '\\31' .. (r[4] or '') .. '\\31' .. r[5] end",
+    // common codes are literals, not formatted (a Lua number goes through printf), and compared
+    // rather than looked up in a table that would be made on every call.
+    'local function packed(r)',
+    '  local code = r[1]',
+    "  if code == 1 then code = '1' elseif code == 0 then code = '0' else code = tostring(code) end",
+    "  return code .. '\\31' .. r[2] .. '\\31' .. r[3] .. '\\31' .. (r[4] or '') .. '\\31' .. r[5]",
+    'end',
     runKeysLua(options.keys),
     `local PLAIN = {${plain}}`,
     'local function claimNext(job, jobId, now, workerId)',

@@ -65,7 +65,7 @@ end
 -- Moves a step to a terminal status and returns whether it blocks its dependents. `prev`, the
 -- step's status, is read here unless the caller has it.
 local function finishStep(sid, st, reason, continued, attempt, data, prev)
-  if prev == nil then prev = sget('st', sid) end
+  if prev == nil then prev = redis.call('HGET', KEYS[2], 'st|' .. sid) end
   local run = runCounters()
   if prev == 'queued' or prev == 'running' or prev == 'retrying' then
     run.inflight = redis.call('HINCRBY', KEYS[1], 'inflight', '-1')
