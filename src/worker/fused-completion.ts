@@ -100,6 +100,14 @@ function luaString(text: string): string {
 }
 
 /**
+ * Lua for the message of `error`, a Lua error value (redis.call raises a table {err = ...}). An
+ * expression, not a function: the script would make a function anew on every call.
+ */
+function errText(error: string): string {
+  return `tostring(type(${error}) == 'table' and ${error}.err or ${error})`;
+}
+
+/**
  * Lua building a run's 10 engine keys from its id, from the same templates as keys.ts. The last
  * run's keys are kept: the finish and the claim of one script are mostly of the same run.
  */
@@ -126,7 +134,6 @@ function claimLua(options: FusedCompletionOptions): string {
   const cap = luaString(String(GLOBAL_EVENTS_CAP));
   return [
     `local CONTROL, CAP = ${control}, ${cap}`,
-    "local function errText(e) if type(e) == 'table' then return tostring(e.err or e) end return tostring(e) end",
     // An engine answer as one string (parseResult in src/engine/store.ts splits it): Redis
     // converts every table of a script's answer at a cost, and ioredis parses each one. The
     // common codes are literals, not formatted (a Lua number goes through printf), and compared
@@ -137,7 +144,6 @@ function claimLua(options: FusedCompletionOptions): string {
     "  return code .. '\\31' .. r[2] .. '\\31' .. r[3] .. '\\31' .. (r[4] or '') .. '\\31' .. r[5]",
     'end',
     runKeysLua(options.keys),
-    `local PLAIN = {${plain}}`,
     'local function claimNext(job, jobId, now, workerId)',
     '  local name, data',
     '  for i = 1, #job, 2 do',
@@ -154,7 +160,8 @@ function claimLua(options: FusedCompletionOptions): string {
     '  local k = runKeys(runId)',
     // The step's plain handler and its static entry (startAttempt's ARGV[10]) in one read.
     "  local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId)",
-    '  if not dag[1] or not PLAIN[dag[1]] then return false end',
+    // The plain handlers made here, not captured from outside: claimNext is made on every call.
+    `  if not dag[1] or not ({${plain}})[dag[1]] then return false end`,
     `  k[11] = ${luaString(options.keys.guard.halt)}`,
     // '' = the run's scenario, which startAttempt reads when a halt is on.
     `  local argv = {runId, now, workerId, ${control}, ${cap}, stepId, attempt, '1', '', dag[2]}`,
@@ -165,7 +172,7 @@ function claimLua(options: FusedCompletionOptions): string {
     "  if type(bull) ~= 'table' or type(bull[1]) ~= 'table' or #bull[1] == 0 then return false end",
     '  local ok, answer = pcall(claimNext, bull[1], bull[2], now, workerId)',
     "  if ok then return answer end",
-    "  return 'ERR:' .. errText(answer)",
+    `  return 'ERR:' .. ${errText('answer')}`,
     'end',
   ].join('\n');
 }
@@ -199,7 +206,7 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
     // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
     `  local ok, answer = pcall(${luaFunction(luaScripts.finishAttempt.lua)}, runKeys(ARGV[1]), argv)`,
-    "  if ok then engine = packed(answer) else engine = 'ERR:' .. errText(answer) end",
+    `  if ok then engine = packed(answer) else engine = 'ERR:' .. ${errText('answer')} end`,
     'end',
     `local bull = (${luaFunction(bullLua)})(${bullKeysLua(BULL_KEYS, constants, FINISHED_CONSTANT_KEYS, jobKeys)}, {unpack(ARGV, na + ${FINISHED_JOB_KEYS.length + 1}, n - 3)})`,
     'if bull == nil then bull = false end',
