@@ -100,6 +100,14 @@ function luaString(text: string): string {
 }
 
 /**
+ * Lua for the message of `error`, a Lua error value (redis.call raises a table {err = ...}). An
+ * expression, not a function: the script would make a function anew on every call.
+ */
+function errText(error: string): string {
+  return `tostring(type(${error}) == 'table' and ${error}.err or ${error})`;
+}
+
+/**
  * Lua building a run's 10 engine keys from its id, from the same templates as keys.ts. The last
  * run's keys are kept: the finish and the claim of one script are mostly of the same run.
  */
@@ -114,26 +122,29 @@ end`;
 }
 
 /**
- * Lua defining `claimNext(job, jobId)`: the engine's startAttempt of the job BullMQ hands over
- * (its fields as BullMQ returns them), when its step is plain. Expects NOW_MS and WORKER_ID.
+ * Lua defining `claimOf(bull, now, workerId)`: the engine's startAttempt of the job BullMQ hands
+ * over (`claimNext`, the job's fields as BullMQ returns them), when its step is plain; and
+ * CONTROL and CAP. Lua makes these functions anew on each call, each outer local they use one
+ * more capture: claimNext has its constants as literals and `now` and `workerId` as arguments.
  */
 function claimLua(options: FusedCompletionOptions): string {
   const plain = options.plainHandlers.map((h) => `[${luaString(h)}] = true`).join(', ');
+  // The control channel and the global stream's cap, which every engine script takes.
+  const control = luaString(options.keys.control);
+  const cap = luaString(String(GLOBAL_EVENTS_CAP));
   return [
-    // The control channel and the global stream's cap, which every engine script takes.
-    `local CONTROL, CAP = ${luaString(options.keys.control)}, ${luaString(String(GLOBAL_EVENTS_CAP))}`,
-    "local function errText(e) if type(e) == 'table' then return tostring(e.err or e) end return tostring(e) end",
+    `local CONTROL, CAP = ${control}, ${cap}`,
     // An engine answer as one string (parseResult in src/engine/store.ts splits it): Redis
     // converts every table of a script's answer at a cost, and ioredis parses each one. The
-    // codes are looked up, not formatted (a Lua number goes through printf).
-    "local CODES = {[-1] = '-1', [0] = '0', [1] = '1', [2] = '2', [3] = '3', [4] = '4'}",
-    "local function packed(r) return (CODES[r[1]] or tostring(r[1])) .. '\\31' .. r[2] .. '\\31' .. r[3] .. '\\31' .. (r[4] or '') .. '\\31' .. r[5] end",
+    // common codes are literals, not formatted (a Lua number goes through printf), and compared
+    // rather than looked up in a table that would be made on every call.
+    'local function packed(r)',
+    '  local code = r[1]',
+    "  if code == 1 then code = '1' elseif code == 0 then code = '0' else code = tostring(code) end",
+    "  return code .. '\\31' .. r[2] .. '\\31' .. r[3] .. '\\31' .. (r[4] or '') .. '\\31' .. r[5]",
+    'end',
     runKeysLua(options.keys),
-    `local PLAIN = {${plain}}`,
-    // A step job's data as enqueueSteps writes it (src/engine/jobs.ts); ids are [A-Za-z0-9_-].
-    // Data of any other shape is not claimed here: its processor claims it.
-    `local STEP_DATA = ${luaString('^{"runId":"([%w_-]+)","stepId":"([%w_-]+)","attempt":(%d+)}$')}`,
-    'local function claimNext(job, jobId)',
+    'local function claimNext(job, jobId, now, workerId)',
     '  local name, data',
     '  for i = 1, #job, 2 do',
     "    if job[i] == 'name' then name = job[i + 1] elseif job[i] == 'data' then data = job[i + 1]",
@@ -142,23 +153,26 @@ function claimLua(options: FusedCompletionOptions): string {
     '  end',
     "  if name ~= 'step' or not data then return false end",
     // Matched, not decoded: cjson makes a table, and a number of the attempt to format back.
-    '  local runId, stepId, attempt = string.match(data, STEP_DATA)',
+    // A step job's data as enqueueSteps writes it (src/engine/jobs.ts); ids are [A-Za-z0-9_-].
+    // Data of any other shape is not claimed here: its processor claims it.
+    `  local runId, stepId, attempt = string.match(data, ${luaString('^{"runId":"([%w_-]+)","stepId":"([%w_-]+)","attempt":(%d+)}$')})`,
     '  if not runId then return false end',
     '  local k = runKeys(runId)',
     // The step's plain handler and its static entry (startAttempt's ARGV[10]) in one read.
     "  local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId)",
-    '  if not dag[1] or not PLAIN[dag[1]] then return false end',
+    // The plain handlers made here, not captured from outside: claimNext is made on every call.
+    `  if not dag[1] or not ({${plain}})[dag[1]] then return false end`,
     `  k[11] = ${luaString(options.keys.guard.halt)}`,
     // '' = the run's scenario, which startAttempt reads when a halt is on.
-    "  local argv = {runId, NOW_MS, WORKER_ID, CONTROL, CAP, stepId, attempt, '1', '', dag[2]}",
+    `  local argv = {runId, now, workerId, ${control}, ${cap}, stepId, attempt, '1', '', dag[2]}`,
     `  return jobId .. '\\31' .. packed((${luaFunction(luaScripts.startAttempt.lua)})(k, argv))`,
     'end',
     // BullMQ answers {jobFields, jobId, limitUntil, delayUntil}; an empty table when no job.
-    'local function claimOf(bull)',
+    'local function claimOf(bull, now, workerId)',
     "  if type(bull) ~= 'table' or type(bull[1]) ~= 'table' or #bull[1] == 0 then return false end",
-    '  local ok, answer = pcall(claimNext, bull[1], bull[2])',
+    '  local ok, answer = pcall(claimNext, bull[1], bull[2], now, workerId)',
     "  if ok then return answer end",
-    "  return 'ERR:' .. errText(answer)",
+    `  return 'ERR:' .. ${errText('answer')}`,
     'end',
   ].join('\n');
 }
@@ -192,11 +206,11 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
     // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
     `  local ok, answer = pcall(${luaFunction(luaScripts.finishAttempt.lua)}, runKeys(ARGV[1]), argv)`,
-    "  if ok then engine = packed(answer) else engine = 'ERR:' .. errText(answer) end",
+    `  if ok then engine = packed(answer) else engine = 'ERR:' .. ${errText('answer')} end`,
     'end',
     `local bull = (${luaFunction(bullLua)})(${bullKeysLua(BULL_KEYS, constants, FINISHED_CONSTANT_KEYS, jobKeys)}, {unpack(ARGV, na + ${FINISHED_JOB_KEYS.length + 1}, n - 3)})`,
     'if bull == nil then bull = false end',
-    'return {engine, bull, claimOf(bull)}',
+    'return {engine, bull, claimOf(bull, NOW_MS, WORKER_ID)}',
   ].join('\n');
 }
 
@@ -212,7 +226,7 @@ function composeActive(bullLua: string, options: FusedCompletionOptions, constan
     claimLua(options),
     `local bull = (${luaFunction(bullLua)})(${bullKeysLua(BULL_ACTIVE_KEYS, constants, ACTIVE_CONSTANT_KEYS, {})}, {unpack(ARGV, 1, n - 2)})`,
     'if bull == nil then bull = false end',
-    'return {bull, claimOf(bull)}',
+    'return {bull, claimOf(bull, NOW_MS, WORKER_ID)}',
   ].join('\n');
 }
 

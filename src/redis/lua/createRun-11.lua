@@ -82,6 +82,5 @@ end
 for _, sid in ipairs(roots) do
   if not isReused[sid] then admit(sid) end
 end
-propagate(done)
-finalizeIfDone()
+advance(done)
 return result(1)

@@ -13,7 +13,6 @@
 --- @include "run-state"
 
 local sid, attempt, outcome = ARGV[6], ARGV[7], ARGV[8]
-if ARGV[14] and ARGV[14] ~= '' then knowStatic(sid, ARGV[14]) end
 runCounters()
 if runTerminal() then return result(0, 'run_over') end
 local current = redis.call('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid)
@@ -29,7 +28,7 @@ if outcome == 'retry' then
 end
 
 if outcome == 'succeeded' and ARGV[9] ~= '' then redis.call('HSET', K_OUT, sid, ARGV[9]) end
-local _, coe = static(sid)
+local _, coe = static(sid, ARGV[14])
 local continued = coe and outcome ~= 'succeeded' and outcome ~= 'cancelled'
 local data = nil
 if ARGV[12] ~= '' then data = {kind = ARGV[12], message = ARGV[13]} end
@@ -38,7 +37,5 @@ local pending = {{sid, blocking}}
 if blocking and (outcome == 'failed' or outcome == 'timed_out') then
   for _, p in ipairs(rare().abortForFailFast()) do pending[#pending + 1] = p end
 end
-propagate(pending)
-drain()
-finalizeIfDone()
+advance(pending)
 return result(1)

@@ -39,7 +39,5 @@ for _, gate in ipairs(cjson.decode(ARGV[8])) do
     end
   end
 end
-propagate(pending)
-drain()
-finalizeIfDone()
+advance(pending)
 return result(1)

@@ -14,7 +14,5 @@ end
 local data = nil
 if ARGV[9] ~= '' then data = cjson.decode(ARGV[9]) end
 local blocking = finishStep(sid, 'skipped', ARGV[8], false, nil, data)
-propagate({{sid, blocking}})
-drain()
-finalizeIfDone()
+advance({{sid, blocking}})
 return result(1)

@@ -17,7 +17,5 @@ if #done > 0 then
   markFailed()
   for _, p in ipairs(rare().abortForFailFast()) do done[#done + 1] = p end
 end
-propagate(done)
-drain()
-finalizeIfDone()
+advance(done)
 return result(1)

@@ -23,6 +23,11 @@
   Costs that add up at thousands of steps a second: numbers written back to Redis are passed as
   the strings they came in as (NOW_S; formatting a Lua number goes through printf), and the run's
   status is read once per script (runStatus) and kept current by the writes here.
+
+  The functions here and in run-state.lua read KEYS and ARGV by index rather than the names
+  below, which are for the scripts' own code: Lua makes every `local function` anew on each
+  call, and each outer local a function uses is one more capture (`luaF_findupval`, ~190
+  instructions, plus closing and freeing it). KEYS and ARGV are two captures for all of them.
 ]]
 local K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_EV, K_GEV, K_WAIT, K_GRP, K_ACTIVE = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
@@ -34,22 +39,24 @@ local TO_ENQUEUE = {}
 -- `attempt` is best passed as a string: a Lua number is formatted through printf.
 local function emit(etype, sid, attempt, data)
   -- Made with room for every field (a table that grows is reallocated); n fields are used.
-  local f = {'type', etype, 'ts', NOW_S, 'runId', RUN_ID, 0, 0, 0, 0, 0, 0, 0, 0}
+  -- ARGV[2] now, ARGV[1] run id, ARGV[3] worker id.
+  local f = {'type', etype, 'ts', ARGV[2], 'runId', ARGV[1], 0, 0, 0, 0, 0, 0, 0, 0}
   local n = 6
   if sid then f[7] = 'stepId'; f[8] = sid; n = 8 end
   if attempt then attempt = tostring(attempt); f[n + 1] = 'attempt'; f[n + 2] = attempt; n = n + 2 end
-  if WORKER ~= '' then f[n + 1] = 'workerId'; f[n + 2] = WORKER; n = n + 2 end
+  if ARGV[3] ~= '' then f[n + 1] = 'workerId'; f[n + 2] = ARGV[3]; n = n + 2 end
   local json = ''
   if data then json = cjson.encode(data); f[n + 1] = 'data'; f[n + 2] = json; n = n + 2 end
-  redis.call('XADD', K_EV, '*', unpack(f, 1, n))
-  redis.call('XADD', K_GEV, 'MAXLEN', '~', GLOBAL_CAP, '*', unpack(f, 1, n))
+  -- The run's stream, and the global one capped at ARGV[5].
+  redis.call('XADD', KEYS[6], '*', unpack(f, 1, n))
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[5], '*', unpack(f, 1, n))
   -- Returned too, so in-process listeners see what the streams got (data last: it may hold '|').
   EMITTED[#EMITTED + 1] = etype .. '|' .. (sid or '') .. '|' .. (attempt or '') .. '|' .. json
 end
 
 local STATUS = nil
 local function runStatus()
-  if STATUS == nil then STATUS = redis.call('HGET', K_RUN, 'status') or false end
+  if STATUS == nil then STATUS = redis.call('HGET', KEYS[1], 'status') or false end
   return STATUS
 end
 

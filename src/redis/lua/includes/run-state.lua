@@ -5,7 +5,7 @@
 --- @include "run-core"
 
 local function sget(field, sid)
-  return redis.call('HGET', K_STEPS, field .. '|' .. sid)
+  return redis.call('HGET', KEYS[2], field .. '|' .. sid)
 end
 
 local function split(csv)
@@ -17,16 +17,17 @@ local function split(csv)
 end
 
 -- Static facts of a step: has an `if`, continueOnError, group, dependents. Read once per
--- script: a step's static entry never changes after createRun.
+-- script: a step's static entry never changes after createRun. `entry` is the step's entry in
+-- the dag hash when the caller has it ('' or nil: read it there).
 local STATIC = {}
-local function knowStatic(sid, entry)
-  local hasIf, coe, group, deps = string.match(entry, '^(.)(.)|([^|]*)|(.*)$')
-  local f = {hasIf == '1', coe == '1', group, split(deps)}
-  STATIC[sid] = f
-  return f
-end
-local function static(sid)
-  local f = STATIC[sid] or knowStatic(sid, redis.call('HGET', K_DAG, sid))
+local function static(sid, entry)
+  local f = STATIC[sid]
+  if not f then
+    if not entry or entry == '' then entry = redis.call('HGET', KEYS[3], sid) end
+    local hasIf, coe, group, deps = string.match(entry, '^(.)(.)|([^|]*)|(.*)$')
+    f = {hasIf == '1', coe == '1', group, split(deps)}
+    STATIC[sid] = f
+  end
   return f[1], f[2], f[3], f[4]
 end
 
@@ -44,7 +45,7 @@ end
 local RUN = nil
 local function runCounters()
   if RUN == nil then
-    local r = redis.call('HMGET', K_RUN, 'status', 'inflight', 'failed', 'maxParallel')
+    local r = redis.call('HMGET', KEYS[1], 'status', 'inflight', 'failed', 'maxParallel')
     if STATUS == nil then STATUS = r[1] or false end
     local inflight, maxParallel = tonumber(r[2] or '0'), tonumber(r[4] or '0')
     RUN = {inflight = inflight, maxParallel = maxParallel, failed = r[3] == '1', parking = inflight >= maxParallel, open = nil}
@@ -56,32 +57,24 @@ end
 local function markFailed()
   local run = runCounters()
   if not run.failed then
-    redis.call('HSET', K_RUN, 'failed', '1')
+    redis.call('HSET', KEYS[1], 'failed', '1')
     run.failed = true
   end
-end
-
-local function isActive(st)
-  return st == 'queued' or st == 'running' or st == 'retrying'
-end
-
--- A terminal need blocks dependents that have no `if` (SPEC §5); a skip by condition does not.
-local function blocks(st, reason, continued)
-  if continued then return false end
-  if st == 'skipped' then return reason ~= 'condition_false' end
-  return st == 'failed' or st == 'timed_out' or st == 'cancelled'
 end
 
 -- Moves a step to a terminal status and returns whether it blocks its dependents. `prev`, the
 -- step's status, is read here unless the caller has it.
 local function finishStep(sid, st, reason, continued, attempt, data, prev)
-  if prev == nil then prev = sget('st', sid) end
+  if prev == nil then prev = redis.call('HGET', KEYS[2], 'st|' .. sid) end
   local run = runCounters()
-  if isActive(prev) then run.inflight = redis.call('HINCRBY', K_RUN, 'inflight', '-1') end
-  run.open = redis.call('HINCRBY', K_RUN, 'open', '-1')
+  if prev == 'queued' or prev == 'running' or prev == 'retrying' then
+    run.inflight = redis.call('HINCRBY', KEYS[1], 'inflight', '-1')
+  end
+  run.open = redis.call('HINCRBY', KEYS[1], 'open', '-1')
   local ev = data
+  -- ARGV[2]: now.
   if (reason and reason ~= '') or continued then
-    local fields = {'st|' .. sid, st, 't1|' .. sid, NOW_S}
+    local fields = {'st|' .. sid, st, 't1|' .. sid, ARGV[2]}
     if reason and reason ~= '' then
       fields[#fields + 1] = 'r|' .. sid; fields[#fields + 1] = reason
       ev = ev or {}; ev['reason'] = reason
@@ -90,67 +83,30 @@ local function finishStep(sid, st, reason, continued, attempt, data, prev)
       fields[#fields + 1] = 'c|' .. sid; fields[#fields + 1] = '1'
       ev = ev or {}; ev['continued'] = true
     end
-    redis.call('HSET', K_STEPS, unpack(fields))
+    redis.call('HSET', KEYS[2], unpack(fields))
   else
-    redis.call('HSET', K_STEPS, 'st|' .. sid, st, 't1|' .. sid, NOW_S)
+    redis.call('HSET', KEYS[2], 'st|' .. sid, st, 't1|' .. sid, ARGV[2])
   end
   emit('step.' .. st, sid, attempt, ev)
   if (st == 'failed' or st == 'timed_out') and not continued then markFailed() end
-  return blocks(st, reason, continued)
+  -- A terminal need blocks dependents that have no `if` (SPEC §5); a skip by condition does not.
+  if continued then return false end
+  if st == 'skipped' then return reason ~= 'condition_false' end
+  return st == 'failed' or st == 'timed_out' or st == 'cancelled'
 end
 
 -- Marks a ready step queued (within maxParallel) or parks it on the wait list.
 local function admit(sid)
   local run = runCounters()
   if run.inflight >= run.maxParallel then
-    redis.call('RPUSH', K_WAIT, sid)
+    redis.call('RPUSH', KEYS[8], sid)
     run.parking = true
     return
   end
-  run.inflight = redis.call('HINCRBY', K_RUN, 'inflight', '1')
-  redis.call('HSET', K_STEPS, 'st|' .. sid, 'queued', 'a|' .. sid, '1')
+  run.inflight = redis.call('HINCRBY', KEYS[1], 'inflight', '1')
+  redis.call('HSET', KEYS[2], 'st|' .. sid, 'queued', 'a|' .. sid, '1')
   emit('step.queued', sid, '1', nil)
   TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|1|0'
-end
-
--- Follows terminal steps through the DAG: counts down needs, skips blocked dependents,
--- and admits the ones that became ready. `pending` holds {sid, blocking} pairs.
-local function propagate(pending)
-  local aborting = nil
-  local i = 1
-  while i <= #pending do
-    local sid, blocking = pending[i][1], pending[i][2]
-    i = i + 1
-    local _, _, _, deps = static(sid)
-    for _, d in ipairs(deps) do
-      if blocking then redis.call('HSET', K_STEPS, 'b|' .. d, '1') end
-      local left = redis.call('HINCRBY', K_STEPS, 'n|' .. d, '-1')
-      if left == 0 and sget('st', d) == 'pending' then
-        local hasIf = static(d)
-        if not hasIf and aborting == nil then aborting = redis.call('HGET', K_RUN, 'aborting') == '1' end
-        if hasIf then
-          admit(d)
-        elseif aborting then
-          pending[#pending + 1] = {d, finishStep(d, 'skipped', 'fail_fast', false, nil, nil)}
-        elseif sget('b', d) == '1' then
-          pending[#pending + 1] = {d, finishStep(d, 'skipped', 'upstream_failed', false, nil, nil)}
-        else
-          admit(d)
-        end
-      end
-    end
-  end
-end
-
--- Admits parked steps while maxParallel allows.
-local function drain()
-  local run = runCounters()
-  if not run.parking then return end
-  while run.inflight < run.maxParallel do
-    local sid = redis.call('LPOP', K_WAIT)
-    if not sid then return end
-    if sget('st', sid) == 'pending' then admit(sid) end
-  end
 end
 
 -- The run's end and the sweeps of failFast, halts, gates and group timeouts, made on first use:
@@ -168,16 +124,17 @@ local function rare()
   -- Ends the run with `status`, if it is not over yet.
   local function endRun(status, reason)
     if runTerminal() then return end
-    local fields = {'status', status, 'finishedAt', NOW_S}
+    local fields = {'status', status, 'finishedAt', ARGV[2]}
     if reason and reason ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = reason end
-    redis.call('HSET', K_RUN, unpack(fields))
+    redis.call('HSET', KEYS[1], unpack(fields))
     STATUS = status
-    redis.call('ZREM', K_ACTIVE, RUN_ID)
-    -- A finished run is kept for its retention, then Redis forgets it.
-    local retention = tonumber(redis.call('HGET', K_RUN, 'retentionMs') or '0')
+    redis.call('ZREM', KEYS[10], ARGV[1])
+    -- A finished run is kept for its retention, then Redis forgets it: every key of the run
+    -- (not the global stream, KEYS[7], nor the active runs, KEYS[10]).
+    local retention = tonumber(redis.call('HGET', KEYS[1], 'retentionMs') or '0')
     if retention and retention > 0 then
-      for _, k in ipairs({K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT, K_EV, K_WAIT, K_GRP}) do
-        redis.call('PEXPIRE', k, retention)
+      for _, i in ipairs({1, 2, 3, 4, 5, 6, 8, 9}) do
+        redis.call('PEXPIRE', KEYS[i], retention)
       end
     end
     local data = nil
@@ -195,8 +152,8 @@ local function rare()
         local attempt = sget('a', sid)
         if st == 'running' then
           local rec = {attempt = tonumber(attempt), kind = kind, message = message,
-            startedAt = tonumber(sget('ts', sid)), finishedAt = NOW, workerId = sget('w', sid) or ''}
-          redis.call('HSET', K_ATT, sid .. '|' .. attempt, cjson.encode(rec))
+            startedAt = tonumber(sget('ts', sid)), finishedAt = tonumber(ARGV[2]), workerId = sget('w', sid) or ''}
+          redis.call('HSET', KEYS[5], sid .. '|' .. attempt, cjson.encode(rec))
           TO_ABORT[#TO_ABORT + 1] = sid
           done[#done + 1] = {sid, finishStep(sid, runningStatus, reason, false, tonumber(attempt), {message = message})}
         else
@@ -211,7 +168,7 @@ local function rare()
 
   local function publishAborts(reason, message)
     if #TO_ABORT > 0 then
-      redis.call('PUBLISH', CHANNEL, cjson.encode({type = 'abort', runId = RUN_ID, steps = TO_ABORT,
+      redis.call('PUBLISH', ARGV[4], cjson.encode({type = 'abort', runId = ARGV[1], steps = TO_ABORT,
         reason = reason, message = message}))
     end
   end
@@ -219,11 +176,11 @@ local function rare()
   -- First failure of a failFast run: abort running steps, skip the parked ones without `if`;
   -- steps with an explicit `if` still decide once their needs end (SPEC §2 teardown).
   local function abortForFailFast()
-    if redis.call('HGET', K_RUN, 'failFast') ~= '1' then return {} end
-    if redis.call('HGET', K_RUN, 'aborting') == '1' then return {} end
-    redis.call('HSET', K_RUN, 'aborting', '1')
+    if redis.call('HGET', KEYS[1], 'failFast') ~= '1' then return {} end
+    if redis.call('HGET', KEYS[1], 'aborting') == '1' then return {} end
+    redis.call('HSET', KEYS[1], 'aborting', '1')
     local message = 'another step failed and the run is failFast'
-    local ids = split(redis.call('HGET', K_DAG, '_ids'))
+    local ids = split(redis.call('HGET', KEYS[3], '_ids'))
     local done = sweep(ids, 'cancelled', 'cancelled', 'fail_fast', message, 'cancelled', true)
     for _, sid in ipairs(ids) do
       if sget('st', sid) == 'pending' and tonumber(sget('n', sid)) == 0 and not static(sid) then
@@ -239,12 +196,46 @@ local function rare()
   return RARE
 end
 
--- Ends the run once no step is open: failed if any step failed for the verdict.
-local function finalizeIfDone()
+-- Advances the run after steps ended (`pending` holds their {sid, blocking} pairs): follows them
+-- through the DAG (counts down needs, skips blocked dependents, admits the ones that became
+-- ready), admits parked steps while maxParallel allows, and ends the run once no step is open,
+-- failed if any step failed for the verdict. One function, not three: each is made anew on
+-- every call, with its captures.
+local function advance(pending)
+  local aborting = nil
+  local i = 1
+  while i <= #pending do
+    local sid, blocking = pending[i][1], pending[i][2]
+    i = i + 1
+    local _, _, _, deps = static(sid)
+    for _, d in ipairs(deps) do
+      if blocking then redis.call('HSET', KEYS[2], 'b|' .. d, '1') end
+      local left = redis.call('HINCRBY', KEYS[2], 'n|' .. d, '-1')
+      if left == 0 and sget('st', d) == 'pending' then
+        local hasIf = static(d)
+        if not hasIf and aborting == nil then aborting = redis.call('HGET', KEYS[1], 'aborting') == '1' end
+        if hasIf then
+          admit(d)
+        elseif aborting then
+          pending[#pending + 1] = {d, finishStep(d, 'skipped', 'fail_fast', false, nil, nil)}
+        elseif sget('b', d) == '1' then
+          pending[#pending + 1] = {d, finishStep(d, 'skipped', 'upstream_failed', false, nil, nil)}
+        else
+          admit(d)
+        end
+      end
+    end
+  end
   local run = runCounters()
+  if run.parking then
+    while run.inflight < run.maxParallel do
+      local sid = redis.call('LPOP', KEYS[8])
+      if not sid then break end
+      if sget('st', sid) == 'pending' then admit(sid) end
+    end
+  end
   if runTerminal() then return end
-  if run.open == nil then run.open = tonumber(redis.call('HGET', K_RUN, 'open')) end
+  if run.open == nil then run.open = tonumber(redis.call('HGET', KEYS[1], 'open')) end
   if run.open > 0 then return end
   if run.failed then rare().endRun('failed', nil) else rare().endRun('succeeded', nil) end
 end
-
