@@ -29,9 +29,11 @@
   call, and each outer local a function uses is one more capture (`luaF_findupval`, ~190
   instructions, plus closing and freeing it). KEYS and ARGV are two captures for all of them.
 ]]
+-- Only the names some script's own code uses (the streams, wait list, channel and cap are
+-- used only by the functions here, by index).
 local K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local K_EV, K_GEV, K_WAIT, K_GRP, K_ACTIVE = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local RUN_ID, NOW, NOW_S, WORKER, CHANNEL, GLOBAL_CAP = ARGV[1], tonumber(ARGV[2]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local K_GRP, K_ACTIVE = KEYS[9], KEYS[10]
+local RUN_ID, NOW, NOW_S, WORKER = ARGV[1], tonumber(ARGV[2]), ARGV[2], ARGV[3]
 
 local EMITTED = {}
 local TO_ENQUEUE = {}
