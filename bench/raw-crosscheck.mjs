@@ -11,7 +11,14 @@
 import { Queue, Worker } from 'bullmq';
 
 const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-const [n, concurrency, rounds] = [process.argv[2] ?? 10_000, process.argv[3] ?? 8, process.argv[4] ?? 3].map(Number);
+const [n, concurrency, rounds] = [['N', process.argv[2] ?? '10000'], ['C', process.argv[3] ?? '8'], ['rounds', process.argv[4] ?? '3']].map(([name, text]) => {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    process.stderr.write(`${name} must be a positive integer, got ${JSON.stringify(text)}\nusage: node bench/raw-crosscheck.mjs [N] [C] [rounds]\n`);
+    process.exit(2);
+  }
+  return value;
+});
 const connection = { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
 const prefix = process.env.BULL_PREFIX || 'bull';
 
@@ -23,7 +30,10 @@ async function round(name) {
   const started = performance.now();
   let done = 0;
   const worker = new Worker(name, async () => null, { connection, prefix, concurrency });
-  await new Promise((resolve) => worker.on('completed', () => ++done === n && resolve()));
+  await new Promise((resolve, reject) => {
+    worker.on('completed', () => ++done === n && resolve());
+    worker.on('failed', (job, err) => reject(new Error(`job ${job?.id} failed: ${err.message}`)));
+  });
   const seconds = (performance.now() - started) / 1000;
   await worker.close();
   await queue.obliterate({ force: true });
