@@ -5,6 +5,7 @@
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../test/support/redis-server.ts';
 import { cleanupPrefix, redactUrl, uniquePrefix } from '../test/support/redis.ts';
+import { deleteLibraries } from '../src/redis/functions.ts';
 
 export interface BenchRedis {
   readonly url: string;
@@ -62,7 +63,8 @@ export async function openBenchRedis(url: string | undefined): Promise<BenchRedi
       return p;
     },
     async clean(prefix) {
-      if (server) await admin.flushall();
+      // FLUSHALL keeps Redis Function libraries: the workers' are named for their prefix.
+      if (server) await Promise.all([admin.flushall(), deleteLibraries(admin, prefix)]);
       else await cleanupPrefix(target, prefix);
       prefixes.delete(prefix);
     },

@@ -15,7 +15,9 @@
  * id and returns; BullMQ completes the job and the wrapper sends the composed script instead.
  * The claim it made for the next job waits in `takeClaim` for that job's processor. BullMQ's
  * `moveToActive` (a slot's first job, or the job that woke a waiting slot: the next step of a
- * chain) is wrapped the same way, with the claim and no finish.
+ * chain) is wrapped the same way, with the claim and no finish. Each composition is a Redis
+ * Function library (src/redis/functions.ts): its functions are made once, when it loads, not
+ * on every call as a script's are; where Functions are refused it runs as a script.
  *
  * This reads BullMQ's own script texts, so it engages only for a moveToFinished (and wraps
  * only a moveToActive) whose text this composition was verified against
@@ -27,8 +29,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
-import { luaScripts } from '../redis/lua-scripts.generated.ts';
-import { evalLua, luaFunction, luaSha, runScript } from '../redis/scripts.ts';
+import { luaIncludes, luaScripts } from '../redis/lua-scripts.generated.ts';
+import { LuaLibraries, luaLibrary, type LuaLibrary } from '../redis/functions.ts';
+import { luaFunction, luaSha, runScript } from '../redis/scripts.ts';
 import type { ScriptInvocation } from '../engine/store.ts';
 import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
 
@@ -109,7 +112,7 @@ function errText(error: string): string {
 
 /**
  * Lua building a run's 10 engine keys from its id, from the same templates as keys.ts. The last
- * run's keys are kept: the finish and the claim of one script are mostly of the same run.
+ * run's keys are kept: consecutive finishes and claims are mostly of the same run.
  */
 function runKeysLua(keys: Keys): string {
   const mark = '\u0001';
@@ -122,18 +125,25 @@ end`;
 }
 
 /**
- * Lua defining `claimOf(bull, now, workerId)`: the engine's startAttempt of the job BullMQ hands
- * over (`claimNext`, the job's fields as BullMQ returns them), when its step is plain; and
- * CONTROL and CAP. Lua makes these functions anew on each call, each outer local they use one
- * more capture: claimNext has its constants as literals and `now` and `workerId` as arguments.
+ * Lua of the engine's part, made once when the library loads (src/redis/functions.ts): the
+ * run-state functions (includes/run-state.lua), finishAttempt and startAttempt as functions of
+ * their KEYS and ARGV, and `claimOf(bull, now, workerId)`: the engine's startAttempt of the job
+ * BullMQ hands over (`claimNext`, the job's fields as BullMQ returns them) when its step is
+ * plain; and CONTROL and CAP.
  */
-function claimLua(options: FusedCompletionOptions): string {
+function engineLua(options: FusedCompletionOptions): string {
+  for (const name of ['finishAttempt', 'startAttempt'] as const) {
+    if (luaScripts[name].includes.some((i) => i !== 'run-state' && i !== 'run-core')) throw new Error(`${name} includes more than run-state`);
+  }
   const plain = options.plainHandlers.map((h) => `[${luaString(h)}] = true`).join(', ');
   // The control channel and the global stream's cap, which every engine script takes.
   const control = luaString(options.keys.control);
   const cap = luaString(String(GLOBAL_EVENTS_CAP));
   return [
-    `local CONTROL, CAP = ${control}, ${cap}`,
+    luaIncludes['run-state'],
+    `local finishAttempt = ${luaFunction(luaScripts.finishAttempt.body)}`,
+    `local startAttempt = ${luaFunction(luaScripts.startAttempt.body)}`,
+    `local CONTROL, CAP, PLAIN, HALT = ${control}, ${cap}, {${plain}}, ${luaString(options.keys.guard.halt)}`,
     // An engine answer as one string (parseResult in src/engine/store.ts splits it): Redis
     // converts every table of a script's answer at a cost, and ioredis parses each one. The
     // common codes are literals, not formatted (a Lua number goes through printf), and compared
@@ -160,12 +170,11 @@ function claimLua(options: FusedCompletionOptions): string {
     '  local k = runKeys(runId)',
     // The step's plain handler and its static entry (startAttempt's ARGV[10]) in one read.
     "  local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId)",
-    // The plain handlers made here, not captured from outside: claimNext is made on every call.
-    `  if not dag[1] or not ({${plain}})[dag[1]] then return false end`,
-    `  k[11] = ${luaString(options.keys.guard.halt)}`,
+    '  if not dag[1] or not PLAIN[dag[1]] then return false end',
+    '  k[11] = HALT',
     // '' = the run's scenario, which startAttempt reads when a halt is on.
-    `  local argv = {runId, now, workerId, ${control}, ${cap}, stepId, attempt, '1', '', dag[2]}`,
-    `  return jobId .. '\\31' .. packed((${luaFunction(luaScripts.startAttempt.lua)})(k, argv))`,
+    "  local argv = {runId, now, workerId, CONTROL, CAP, stepId, attempt, '1', '', dag[2]}",
+    "  return jobId .. '\\31' .. packed(startAttempt(k, argv))",
     'end',
     // BullMQ answers {jobFields, jobId, limitUntil, delayUntil}; an empty table when no job.
     'local function claimOf(bull, now, workerId)',
@@ -187,65 +196,67 @@ function bullKeysLua(count: number, constants: readonly string[], constantSlots:
 }
 
 /**
- * The composed moveToFinished. No KEYS. ARGV: the finish's script-specific arguments after the
- * run id (na of them, 0 when no finish was deferred), BullMQ's keys 10–12, BullMQ's arguments,
- * then workerId, now, na. The engine's keys are built here from the run id and BullMQ's
- * constant keys are literals: the fused path runs on standalone Redis only, and key names
- * were the largest part of encoding the command.
+ * The composed moveToFinished, `main`. No KEYS. ARGV: the finish's script-specific arguments
+ * after the run id (na of them, 0 when no finish was deferred), BullMQ's keys 10–12, BullMQ's
+ * arguments, then workerId, now, na. The engine's keys are built here from the run id and
+ * BullMQ's constant keys are literals: the fused path runs on standalone Redis only, and key
+ * names were the largest part of encoding the command.
  */
 function composeFinished(bullLua: string, options: FusedCompletionOptions, constants: readonly string[]): string {
   const jobKeys = Object.fromEntries(FINISHED_JOB_KEYS.map((slot, i) => [slot, `ARGV[na + ${i + 1}]`]));
   return [
-    'local n = #ARGV',
-    'local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
-    claimLua(options),
-    'local engine = false',
-    'if na > 0 then',
+    engineLua(options),
+    `local bullFinished = ${luaFunction(bullLua)}`,
+    'local function main(_, ARGV)',
+    '  local n = #ARGV',
+    '  local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
+    '  local engine = false',
+    '  if na > 0 then',
     // Made at its size: a table that grows is reallocated on the way.
-    '  local argv = {ARGV[1], NOW_MS, WORKER_ID, CONTROL, CAP, unpack(ARGV, 2, na)}',
+    '    local argv = {ARGV[1], NOW_MS, WORKER_ID, CONTROL, CAP, unpack(ARGV, 2, na)}',
     // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
     // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
-    `  local ok, answer = pcall(${luaFunction(luaScripts.finishAttempt.lua)}, runKeys(ARGV[1]), argv)`,
-    `  if ok then engine = packed(answer) else engine = 'ERR:' .. ${errText('answer')} end`,
+    '    local ok, answer = pcall(finishAttempt, runKeys(ARGV[1]), argv)',
+    `    if ok then engine = packed(answer) else engine = 'ERR:' .. ${errText('answer')} end`,
+    '  end',
+    `  local bull = bullFinished(${bullKeysLua(BULL_KEYS, constants, FINISHED_CONSTANT_KEYS, jobKeys)}, {unpack(ARGV, na + ${FINISHED_JOB_KEYS.length + 1}, n - 3)})`,
+    '  if bull == nil then bull = false end',
+    '  return {engine, bull, claimOf(bull, NOW_MS, WORKER_ID)}',
     'end',
-    `local bull = (${luaFunction(bullLua)})(${bullKeysLua(BULL_KEYS, constants, FINISHED_CONSTANT_KEYS, jobKeys)}, {unpack(ARGV, na + ${FINISHED_JOB_KEYS.length + 1}, n - 3)})`,
-    'if bull == nil then bull = false end',
-    'return {engine, bull, claimOf(bull, NOW_MS, WORKER_ID)}',
   ].join('\n');
 }
 
 /**
- * The composed moveToActive (a slot's first job, or one woken by a new job): BullMQ's script,
- * then the claim of the job it hands over. No KEYS (BullMQ's 11 are literals). ARGV: BullMQ's,
- * workerId, now.
+ * The composed moveToActive (a slot's first job, or one woken by a new job), `main`: BullMQ's
+ * script, then the claim of the job it hands over. No KEYS (BullMQ's 11 are literals). ARGV:
+ * BullMQ's, workerId, now.
  */
 function composeActive(bullLua: string, options: FusedCompletionOptions, constants: readonly string[]): string {
   return [
-    'local n = #ARGV',
-    'local WORKER_ID, NOW_MS = ARGV[n - 1], ARGV[n]',
-    claimLua(options),
-    `local bull = (${luaFunction(bullLua)})(${bullKeysLua(BULL_ACTIVE_KEYS, constants, ACTIVE_CONSTANT_KEYS, {})}, {unpack(ARGV, 1, n - 2)})`,
-    'if bull == nil then bull = false end',
-    'return {bull, claimOf(bull, NOW_MS, WORKER_ID)}',
+    engineLua(options),
+    `local bullActive = ${luaFunction(bullLua)}`,
+    // BullMQ's keys are all constant: one table for every call.
+    `local BULL_KEYS = ${bullKeysLua(BULL_ACTIVE_KEYS, constants, ACTIVE_CONSTANT_KEYS, {})}`,
+    'local function main(_, ARGV)',
+    '  local n = #ARGV',
+    '  local WORKER_ID, NOW_MS = ARGV[n - 1], ARGV[n]',
+    '  local bull = bullActive(BULL_KEYS, {unpack(ARGV, 1, n - 2)})',
+    '  if bull == nil then bull = false end',
+    '  return {bull, claimOf(bull, NOW_MS, WORKER_ID)}',
+    'end',
   ].join('\n');
-}
-
-interface ComposedScript {
-  readonly lua: string;
-  readonly sha: string;
 }
 
 /**
  * The composition for a call's BullMQ keys: made from the first call's constant keys, and
  * undefined for a later call whose constant keys differ from them.
  */
-function composer(slots: readonly number[], compose: (constants: string[]) => string): (flat: readonly unknown[]) => ComposedScript | undefined {
-  let made: { script: ComposedScript; constants: unknown[] } | undefined;
+function composer(namespace: string, slots: readonly number[], compose: (constants: string[]) => string): (flat: readonly unknown[]) => LuaLibrary | undefined {
+  let made: { script: LuaLibrary; constants: unknown[] } | undefined;
   return (flat) => {
     if (!made) {
       const constants = slots.map((i) => flat[i]);
-      const lua = compose(constants.map(String));
-      made = { script: { lua, sha: luaSha(lua) }, constants };
+      made = { script: luaLibrary(namespace, compose(constants.map(String))), constants };
     }
     for (let k = 0; k < slots.length; k++) if (flat[slots[k]] !== made.constants[k]) return undefined;
     return made.script;
@@ -273,7 +284,8 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   const redis = client as ScriptClient;
   const scripts = redis.scriptsSet as Record<string, { lua: string }>;
   const name = Object.keys(scripts).find((k) => k.startsWith('moveToFinished:')) as string;
-  const finishedScript = composer(FINISHED_CONSTANT_KEYS, (constants) => composeFinished(scripts[name].lua, options, constants));
+  const libraries = new LuaLibraries(redis, log);
+  const finishedScript = composer(options.keys.prefix, FINISHED_CONSTANT_KEYS, (constants) => composeFinished(scripts[name].lua, options, constants));
   const original = redis[name] as Command;
   let warnedKeys = false;
   /** Never expected (one worker, one queue): BullMQ's own call then, and the finish alone. */
@@ -321,7 +333,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     claims.set(claim.slice(0, cut), claim.slice(cut + 1));
   }
 
-  async function send(script: ComposedScript, jobId: string, finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
+  async function send(script: LuaLibrary, jobId: string, finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
     // The finish's arguments without the standard ones the script rebuilds (now, workerId,
     // control, cap), BullMQ's keys of this job, its arguments, then workerId, now and the
     // finish's count.
@@ -337,7 +349,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     pushBullArgv(all, bullArgs, BULL_KEYS).push(options.workerId, Date.now(), na);
     let raw: [unknown, unknown, string | null];
     try {
-      raw = (await evalLua(redis, script, 0, all as (string | number | Buffer)[])) as typeof raw;
+      raw = (await libraries.run(script, all as (string | number | Buffer)[])) as typeof raw;
     } catch (e) {
       if (finish && deferred.has(jobId)) {
         // A newer finish of the same job (redelivered meanwhile) waits for the retry: this one
@@ -364,7 +376,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
    * BullMQ's `original` command replaced: a call with a callback, or with queue keys other than
    * the composition's (never expected: one worker, one queue), goes BullMQ's own way.
    */
-  function wrap(original: Command, which: string, scriptFor: (flat: readonly unknown[]) => ComposedScript | undefined, fused: (script: ComposedScript, flat: unknown[]) => Promise<unknown>): Command {
+  function wrap(original: Command, which: string, scriptFor: (flat: readonly unknown[]) => LuaLibrary | undefined, fused: (script: LuaLibrary, flat: unknown[]) => Promise<unknown>): Command {
     return function (...callArgs: unknown[]) {
       const flat = callArgs.length === 1 && Array.isArray(callArgs[0]) ? (callArgs[0] as unknown[]) : callArgs;
       if (typeof flat[flat.length - 1] === 'function') return original.apply(redis, callArgs);
@@ -381,11 +393,11 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   // A slot's first job, and a job that woke a waiting slot, come from moveToActive: claimed there too.
   const activeName = Object.keys(scripts).find((k) => k.startsWith('moveToActive:'));
   if (activeName && VERIFIED_MOVE_TO_ACTIVE.has(luaSha(scripts[activeName].lua))) {
-    const activeScript = composer(ACTIVE_CONSTANT_KEYS, (constants) => composeActive(scripts[activeName].lua, options, constants));
+    const activeScript = composer(options.keys.prefix, ACTIVE_CONSTANT_KEYS, (constants) => composeActive(scripts[activeName].lua, options, constants));
     redis[activeName] = wrap(redis[activeName] as Command, 'moveToActive', activeScript, async (active, flat) => {
       const all = pushBullArgv([], flat, BULL_ACTIVE_KEYS);
       all.push(options.workerId, Date.now());
-      const raw = (await evalLua(redis, active, 0, all as (string | number | Buffer)[])) as [unknown, string | null];
+      const raw = (await libraries.run(active, all as (string | number | Buffer)[])) as [unknown, string | null];
       if (typeof raw[1] === 'string') takeAnswer(raw[1], raw[0]);
       return raw[0];
     });

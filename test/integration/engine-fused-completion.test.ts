@@ -10,6 +10,7 @@ import { luaScripts } from '../../src/redis/lua-scripts.generated.ts';
 import { fusedCompletionUnavailable, VERIFIED_MOVE_TO_ACTIVE, VERIFIED_MOVE_TO_FINISHED } from '../../src/worker/fused-completion.ts';
 import type { RedisConnection } from '../../src/redis/connection.ts';
 import { createKeys } from '../../src/redis/keys.ts';
+import { deleteLibraries, libraryNamePrefix } from '../../src/redis/functions.ts';
 
 const t = useTestRedis('fused-completion');
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
@@ -24,20 +25,23 @@ function monitorArgs(line: string): string[] {
   return [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
 }
 
-/** Every EVALSHA sent under `prefix` while `body` runs, counted by what it is (a raw MONITOR socket). */
+/** Every EVALSHA and FCALL sent under `prefix` while `body` runs, counted by what it is (a raw MONITOR socket). */
 async function countScripts(prefix: string, body: () => Promise<void>) {
   const url = new URL(t.url);
   const socket = connect(Number(url.port || 6379), url.hostname);
   await once(socket, 'connect');
   socket.write('MONITOR\r\n');
-  const counts = { startAttempt: 0, finishAttempt: 0, bullMoveToFinished: 0, bullMoveToActive: 0, fused: 0, fusedActive: 0, admitAttempt: 0, admitAndClaim: 0 };
+  const counts = { startAttempt: 0, finishAttempt: 0, bullMoveToFinished: 0, bullMoveToActive: 0, fused: 0, fusedActive: 0, admitAttempt: 0, admitAndClaim: 0, functionCalls: 0 };
   let buffered = '';
   socket.on('data', (chunk: Buffer) => {
     const lines = (buffered + chunk.toString('latin1')).split('\r\n');
     buffered = lines.pop() ?? '';
     for (const line of lines) {
       const args = monitorArgs(line);
-      if (args[0]?.toLowerCase() !== 'evalsha' || !args.slice(3).some((a) => a.startsWith(prefix))) continue;
+      const command = args[0]?.toLowerCase();
+      if ((command !== 'evalsha' && command !== 'fcall') || !args.slice(3).some((a) => a.startsWith(prefix))) continue;
+      // The compositions run as Redis Functions (src/redis/functions.ts) named for the prefix.
+      if (command === 'fcall' && args[1].startsWith(libraryNamePrefix(prefix))) counts.functionCalls++;
       if (args[1] === START) counts.startAttempt++;
       else if (args[1] === FINISH) counts.finishAttempt++;
       else if (BULL_MOVE_TO_FINISHED.includes(args[1])) counts.bullMoveToFinished++;
@@ -73,7 +77,18 @@ afterEach(async () => {
   await engine?.close();
   engine = undefined;
   delete process.env.SQ_FUSED_COMPLETION;
+  delete process.env.SQ_REDIS_FUNCTIONS;
 });
+
+/** Starts one worker of concurrency 2, runs `yaml` on it and counts the scripts the run sent. */
+async function runCounted(yaml: string) {
+  engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+  let run: Awaited<ReturnType<Engine['run']>> | undefined;
+  const counts = await countScripts(t.prefix, async () => {
+    run = await engine!.run(yaml);
+  });
+  return { run: run as Awaited<ReturnType<Engine['run']>>, counts };
+}
 
 describe('round trips per step (docs/performance.md)', () => {
   it('the installed BullMQ moveToFinished is one the composition was verified against', async () => {
@@ -102,13 +117,9 @@ describe('round trips per step (docs/performance.md)', () => {
   });
 
   it('plain steps are claimed and finished in the script that completes their jobs; the verdict is the same', async () => {
-    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
-    let run: Awaited<ReturnType<Engine['run']>> | undefined;
-    const counts = await countScripts(t.prefix, async () => {
-      run = await engine!.run(WIDE);
-    });
-    expect(run!.summary.status).toBe('succeeded');
-    expect(run!.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
+    const { run, counts } = await runCounted(WIDE);
+    expect(run.summary.status).toBe('succeeded');
+    expect(run.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
     // Each step was claimed once: separately, or inside the script BullMQ handed its job over with.
     const started = run!.events.filter((e) => e.type === 'step.started');
     expect(started).toHaveLength(26);
@@ -121,33 +132,58 @@ describe('round trips per step (docs/performance.md)', () => {
     expect(counts.bullMoveToActive).toBe(0);
     expect(counts.fused).toBeGreaterThanOrEqual(24);
     expect(counts.fusedActive).toBeGreaterThanOrEqual(1);
+    expect(counts.functionCalls).toBe(counts.fused + counts.fusedActive);
+  });
+
+  it('SQ_REDIS_FUNCTIONS=0: the same compositions run as scripts, with the same verdict', async () => {
+    process.env.SQ_REDIS_FUNCTIONS = '0';
+    const { run, counts } = await runCounted(WIDE);
+    expect(run.summary.status).toBe('succeeded');
+    expect(run.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
+    expect(counts.functionCalls).toBe(0);
+    expect(counts.fused).toBeGreaterThanOrEqual(24);
+    expect(counts.startAttempt).toBe(1);
+  });
+
+  it('a library deleted under a running worker is loaded again; cleanup deletes only its prefix\'s', async () => {
+    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+    const first = await engine.run(WIDE);
+    expect(first.summary.status).toBe('succeeded');
+    const other = `${t.prefix}-other`;
+    const foreign = `#!lua name=${libraryNamePrefix(other)}0\nredis.register_function('${libraryNamePrefix(other)}0', function() return 1 end)`;
+    await t.redis.call('FUNCTION', 'LOAD', foreign);
+    try {
+      expect(await deleteLibraries(t.redis, t.prefix)).toBeGreaterThanOrEqual(1);
+      const again = await engine.run(WIDE);
+      expect(again.summary.status).toBe('succeeded');
+      expect(again.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
+      // Loaded again by the worker's next composed call.
+      const listed = (await t.redis.call('FUNCTION', 'LIST', 'LIBRARYNAME', `${libraryNamePrefix(t.prefix)}*`)) as unknown[];
+      expect(listed.length).toBeGreaterThanOrEqual(1);
+      // The other prefix's library is left alone.
+      expect(((await t.redis.call('FUNCTION', 'LIST', 'LIBRARYNAME', `${libraryNamePrefix(other)}*`)) as unknown[]).length).toBe(1);
+    } finally {
+      await deleteLibraries(t.redis, other);
+    }
   });
 
   it('SQ_FUSED_COMPLETION=0: every step claims and finishes in calls of its own, with the same verdict', async () => {
     process.env.SQ_FUSED_COMPLETION = '0';
-    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
-    let run: Awaited<ReturnType<Engine['run']>> | undefined;
-    const counts = await countScripts(t.prefix, async () => {
-      run = await engine!.run(WIDE);
-    });
-    expect(run!.summary.status).toBe('succeeded');
+    const { run, counts } = await runCounted(WIDE);
+    expect(run.summary.status).toBe('succeeded');
     expect(counts).toMatchObject({ startAttempt: 26, finishAttempt: 26, fused: 0, fusedActive: 0 });
     expect(counts.bullMoveToFinished).toBeGreaterThanOrEqual(24);
   });
 
   it('an attempt the guardrails admit is claimed in the admission script', async () => {
-    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
-    let run: Awaited<ReturnType<Engine['run']>> | undefined;
-    const counts = await countScripts(t.prefix, async () => {
-      run = await engine!.run(`
+    const { run, counts } = await runCounted(`
 name: costed
 budget: { calls: 100, onExceed: fail }
 steps:
 ${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: noop, cost: { calls: 1 } }`).join('\n')}
 `);
-    });
-    expect(run!.summary.status).toBe('succeeded');
-    expect(run!.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
+    expect(run.summary.status).toBe('succeeded');
+    expect(run.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
     expect(counts).toMatchObject({ admitAndClaim: 6, admitAttempt: 0, startAttempt: 0 });
   });
 

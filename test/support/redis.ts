@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startRedisServer } from './redis-server.ts';
+import { deleteLibraries } from '../../src/redis/functions.ts';
 
 /** A Redis for the test run and who is responsible for it. */
 export interface ProvidedRedis {
@@ -158,6 +159,8 @@ export async function cleanupPrefix(url: string, prefix: string | readonly strin
       const mine = keys.filter((key) => owned.test(key));
       for (let i = 0; i < mine.length; i += 500) removed += await client.unlink(...mine.slice(i, i + 500));
     } while (cursor !== '0');
+    // The workers' Redis Function libraries are named for their prefix (src/redis/functions.ts).
+    for (const p of prefixes) await deleteLibraries(client, p);
   } finally {
     client.disconnect();
   }

@@ -11,6 +11,7 @@
   Returns  {code, toEnqueue, emitted, runStatus, ''}; code -1 when the run id exists.
 ]]
 --- @include "run-state"
+beginRun(KEYS, ARGV)
 
 if redis.call('EXISTS', K_RUN) == 1 then return {-1, '', '', '', ''} end
 

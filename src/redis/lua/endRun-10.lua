@@ -6,6 +6,7 @@
   Returns {code, '', emitted, runStatus, ''}; code 0 when the run was already over.
 ]]
 --- @include "run-state"
+beginRun(KEYS, ARGV)
 
 local status, message = ARGV[6], ARGV[7]
 if not redis.call('HGET', K_RUN, 'status') or runTerminal() then return result(0, 'run_over') end

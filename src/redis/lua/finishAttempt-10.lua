@@ -11,6 +11,7 @@
   Returns {code, toEnqueue, emitted, runStatus, ''} (result() in includes/run-core.lua); code 0 = discarded.
 ]]
 --- @include "run-state"
+beginRun(KEYS, ARGV)
 
 local sid, attempt, outcome = ARGV[6], ARGV[7], ARGV[8]
 runCounters()

@@ -8,6 +8,7 @@
   0 nothing to do (extra says why).
 ]]
 --- @include "run-state"
+beginRun(KEYS, ARGV)
 
 local message, scenario, mode, held = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 if not redis.call('HGET', K_RUN, 'status') or runTerminal() then return result(0, 'run_over') end

@@ -5,6 +5,7 @@
   Returns {code, '', emitted, runStatus, ''}; code 0 when the attempt is no longer running.
 ]]
 --- @include "run-state"
+beginRun(KEYS, ARGV)
 
 local sid, attempt = ARGV[6], ARGV[7]
 if runTerminal() then return result(0, 'run_over') end

@@ -4,6 +4,7 @@
   Returns {code, toEnqueue, emitted, runStatus, ''}; code 0 = discarded (not queued any more).
 ]]
 --- @include "run-state"
+beginRun(KEYS, ARGV)
 
 local sid = ARGV[6]
 if runTerminal() then return result(0, 'run_over') end

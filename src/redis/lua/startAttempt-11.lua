@@ -14,6 +14,7 @@
     4 halted, extra = the halt JSON {reason, at, scope}; nothing changed
 ]]
 --- @include "run-core"
+begin(KEYS, ARGV)
 
 local sid, attempt = ARGV[6], ARGV[7]
 local run = redis.call('HMGET', K_RUN, 'status', 'deadline')

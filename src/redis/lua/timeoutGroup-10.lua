@@ -5,6 +5,7 @@
   Returns {code, toEnqueue, emitted, runStatus, ''}; code 0 when nothing was left to time out.
 ]]
 --- @include "run-state"
+beginRun(KEYS, ARGV)
 
 local group, message = ARGV[6], ARGV[7]
 if not redis.call('HGET', K_RUN, 'status') or runTerminal() then return result(0, 'run_over') end

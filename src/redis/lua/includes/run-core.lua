@@ -24,41 +24,46 @@
   the strings they came in as (NOW_S; formatting a Lua number goes through printf), and the run's
   status is read once per script (runStatus) and kept current by the writes here.
 
-  The functions here and in run-state.lua read KEYS and ARGV by index rather than the names
-  below, which are for the scripts' own code: Lua makes every `local function` anew on each
-  call, and each outer local a function uses is one more capture (`luaF_findupval`, ~190
-  instructions, plus closing and freeing it). KEYS and ARGV are two captures for all of them.
+  Every script starts with begin(KEYS, ARGV) (beginRun in run-state.lua), which sets the
+  state below for this call: the functions here never read the globals KEYS and ARGV, so the
+  worker's Redis Function library (src/worker/fused-completion.ts) makes them once, at load,
+  and calls them with each call's keys and arguments. A script makes them anew on every call;
+  each outer local a function uses is then one more capture (`luaF_findupval`, ~190
+  instructions, plus closing and freeing it), which is why the helpers read KS and AV by index.
 ]]
--- Only the names some script's own code uses (the streams, wait list, channel and cap are
--- used only by the functions here, by index).
-local K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local K_GRP, K_ACTIVE = KEYS[9], KEYS[10]
-local RUN_ID, NOW, NOW_S, WORKER = ARGV[1], tonumber(ARGV[2]), ARGV[2], ARGV[3]
+-- This call's keys and arguments, and the names the scripts' own code uses.
+local KS, AV = nil, nil
+local K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT, K_GRP, K_ACTIVE = nil, nil, nil, nil, nil, nil, nil
+local RUN_ID, NOW, NOW_S, WORKER = nil, nil, nil, nil
+local EMITTED, TO_ENQUEUE, STATUS = nil, nil, nil
 
-local EMITTED = {}
-local TO_ENQUEUE = {}
+local function begin(keys, argv)
+  KS, AV = keys, argv
+  K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT, K_GRP, K_ACTIVE = keys[1], keys[2], keys[3], keys[4], keys[5], keys[9], keys[10]
+  RUN_ID, NOW, NOW_S, WORKER = argv[1], tonumber(argv[2]), argv[2], argv[3]
+  EMITTED, TO_ENQUEUE, STATUS = {}, {}, nil
+end
 
 -- `attempt` is best passed as a string: a Lua number is formatted through printf.
 local function emit(etype, sid, attempt, data)
+  -- AV[2] now, AV[1] run id, AV[3] worker id, AV[5] the global stream's cap.
   -- Made with room for every field (a table that grows is reallocated); n fields are used.
-  -- ARGV[2] now, ARGV[1] run id, ARGV[3] worker id.
-  local f = {'type', etype, 'ts', ARGV[2], 'runId', ARGV[1], 0, 0, 0, 0, 0, 0, 0, 0}
+  local f = {'type', etype, 'ts', AV[2], 'runId', AV[1], 0, 0, 0, 0, 0, 0, 0, 0}
   local n = 6
   if sid then f[7] = 'stepId'; f[8] = sid; n = 8 end
   if attempt then attempt = tostring(attempt); f[n + 1] = 'attempt'; f[n + 2] = attempt; n = n + 2 end
-  if ARGV[3] ~= '' then f[n + 1] = 'workerId'; f[n + 2] = ARGV[3]; n = n + 2 end
+  if AV[3] ~= '' then f[n + 1] = 'workerId'; f[n + 2] = AV[3]; n = n + 2 end
   local json = ''
   if data then json = cjson.encode(data); f[n + 1] = 'data'; f[n + 2] = json; n = n + 2 end
-  -- The run's stream, and the global one capped at ARGV[5].
-  redis.call('XADD', KEYS[6], '*', unpack(f, 1, n))
-  redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[5], '*', unpack(f, 1, n))
+  -- The run's stream, and the global one capped at AV[5].
+  redis.call('XADD', KS[6], '*', unpack(f, 1, n))
+  redis.call('XADD', KS[7], 'MAXLEN', '~', AV[5], '*', unpack(f, 1, n))
   -- Returned too, so in-process listeners see what the streams got (data last: it may hold '|').
   EMITTED[#EMITTED + 1] = etype .. '|' .. (sid or '') .. '|' .. (attempt or '') .. '|' .. json
 end
 
-local STATUS = nil
 local function runStatus()
-  if STATUS == nil then STATUS = redis.call('HGET', KEYS[1], 'status') or false end
+  if STATUS == nil then STATUS = redis.call('HGET', KS[1], 'status') or false end
   return STATUS
 end
 

@@ -4,8 +4,16 @@
 ]]
 --- @include "run-core"
 
+-- This call's run state (begin in run-core.lua): static entries read, counters, steps aborted.
+local STATIC, RUN, TO_ABORT = nil, nil, nil
+
+local function beginRun(keys, argv)
+  begin(keys, argv)
+  STATIC, RUN, TO_ABORT = {}, nil, {}
+end
+
 local function sget(field, sid)
-  return redis.call('HGET', KEYS[2], field .. '|' .. sid)
+  return redis.call('HGET', KS[2], field .. '|' .. sid)
 end
 
 local function split(csv)
@@ -19,11 +27,10 @@ end
 -- Static facts of a step: has an `if`, continueOnError, group, dependents. Read once per
 -- script: a step's static entry never changes after createRun. `entry` is the step's entry in
 -- the dag hash when the caller has it ('' or nil: read it there).
-local STATIC = {}
 local function static(sid, entry)
   local f = STATIC[sid]
   if not f then
-    if not entry or entry == '' then entry = redis.call('HGET', KEYS[3], sid) end
+    if not entry or entry == '' then entry = redis.call('HGET', KS[3], sid) end
     local hasIf, coe, group, deps = string.match(entry, '^(.)(.)|([^|]*)|(.*)$')
     f = {hasIf == '1', coe == '1', group, split(deps)}
     STATIC[sid] = f
@@ -42,10 +49,9 @@ end
 -- `parking` says whether the wait list may hold steps: a step is parked only while inflight >=
 -- maxParallel, and every script that lowers inflight drains (or ends the run), so the list is
 -- empty when this script found inflight below maxParallel and parked nothing itself.
-local RUN = nil
 local function runCounters()
   if RUN == nil then
-    local r = redis.call('HMGET', KEYS[1], 'status', 'inflight', 'failed', 'maxParallel')
+    local r = redis.call('HMGET', KS[1], 'status', 'inflight', 'failed', 'maxParallel')
     if STATUS == nil then STATUS = r[1] or false end
     local inflight, maxParallel = tonumber(r[2] or '0'), tonumber(r[4] or '0')
     RUN = {inflight = inflight, maxParallel = maxParallel, failed = r[3] == '1', parking = inflight >= maxParallel, open = nil}
@@ -57,7 +63,7 @@ end
 local function markFailed()
   local run = runCounters()
   if not run.failed then
-    redis.call('HSET', KEYS[1], 'failed', '1')
+    redis.call('HSET', KS[1], 'failed', '1')
     run.failed = true
   end
 end
@@ -65,16 +71,16 @@ end
 -- Moves a step to a terminal status and returns whether it blocks its dependents. `prev`, the
 -- step's status, is read here unless the caller has it.
 local function finishStep(sid, st, reason, continued, attempt, data, prev)
-  if prev == nil then prev = redis.call('HGET', KEYS[2], 'st|' .. sid) end
+  if prev == nil then prev = redis.call('HGET', KS[2], 'st|' .. sid) end
   local run = runCounters()
   if prev == 'queued' or prev == 'running' or prev == 'retrying' then
-    run.inflight = redis.call('HINCRBY', KEYS[1], 'inflight', '-1')
+    run.inflight = redis.call('HINCRBY', KS[1], 'inflight', '-1')
   end
-  run.open = redis.call('HINCRBY', KEYS[1], 'open', '-1')
+  run.open = redis.call('HINCRBY', KS[1], 'open', '-1')
   local ev = data
-  -- ARGV[2]: now.
+  -- AV[2]: now.
   if (reason and reason ~= '') or continued then
-    local fields = {'st|' .. sid, st, 't1|' .. sid, ARGV[2]}
+    local fields = {'st|' .. sid, st, 't1|' .. sid, AV[2]}
     if reason and reason ~= '' then
       fields[#fields + 1] = 'r|' .. sid; fields[#fields + 1] = reason
       ev = ev or {}; ev['reason'] = reason
@@ -83,9 +89,9 @@ local function finishStep(sid, st, reason, continued, attempt, data, prev)
       fields[#fields + 1] = 'c|' .. sid; fields[#fields + 1] = '1'
       ev = ev or {}; ev['continued'] = true
     end
-    redis.call('HSET', KEYS[2], unpack(fields))
+    redis.call('HSET', KS[2], unpack(fields))
   else
-    redis.call('HSET', KEYS[2], 'st|' .. sid, st, 't1|' .. sid, ARGV[2])
+    redis.call('HSET', KS[2], 'st|' .. sid, st, 't1|' .. sid, AV[2])
   end
   emit('step.' .. st, sid, attempt, ev)
   if (st == 'failed' or st == 'timed_out') and not continued then markFailed() end
@@ -99,22 +105,22 @@ end
 local function admit(sid)
   local run = runCounters()
   if run.inflight >= run.maxParallel then
-    redis.call('RPUSH', KEYS[8], sid)
+    redis.call('RPUSH', KS[8], sid)
     run.parking = true
     return
   end
-  run.inflight = redis.call('HINCRBY', KEYS[1], 'inflight', '1')
-  redis.call('HSET', KEYS[2], 'st|' .. sid, 'queued', 'a|' .. sid, '1')
+  run.inflight = redis.call('HINCRBY', KS[1], 'inflight', '1')
+  redis.call('HSET', KS[2], 'st|' .. sid, 'queued', 'a|' .. sid, '1')
   emit('step.queued', sid, '1', nil)
   TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|1|0'
 end
 
 -- The run's end and the sweeps of failFast, halts, gates and group timeouts, made on first use:
--- a step's finish rarely needs them, and Lua makes every local function anew on each call.
+-- a step's finish rarely needs them, and a script makes every local function anew on each call
+-- (a Function library keeps them: they read this call's state, TO_ABORT included, from above).
 local RARE = nil
 local function rare()
   if RARE then return RARE end
-  local TO_ABORT = {}
 
   local function isTerminal(st)
     return st == 'succeeded' or st == 'failed' or st == 'timed_out' or st == 'skipped'
@@ -124,17 +130,17 @@ local function rare()
   -- Ends the run with `status`, if it is not over yet.
   local function endRun(status, reason)
     if runTerminal() then return end
-    local fields = {'status', status, 'finishedAt', ARGV[2]}
+    local fields = {'status', status, 'finishedAt', AV[2]}
     if reason and reason ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = reason end
-    redis.call('HSET', KEYS[1], unpack(fields))
+    redis.call('HSET', KS[1], unpack(fields))
     STATUS = status
-    redis.call('ZREM', KEYS[10], ARGV[1])
+    redis.call('ZREM', KS[10], AV[1])
     -- A finished run is kept for its retention, then Redis forgets it: every key of the run
-    -- (not the global stream, KEYS[7], nor the active runs, KEYS[10]).
-    local retention = tonumber(redis.call('HGET', KEYS[1], 'retentionMs') or '0')
+    -- (not the global stream, KS[7], nor the active runs, KS[10]).
+    local retention = tonumber(redis.call('HGET', KS[1], 'retentionMs') or '0')
     if retention and retention > 0 then
       for _, i in ipairs({1, 2, 3, 4, 5, 6, 8, 9}) do
-        redis.call('PEXPIRE', KEYS[i], retention)
+        redis.call('PEXPIRE', KS[i], retention)
       end
     end
     local data = nil
@@ -152,8 +158,8 @@ local function rare()
         local attempt = sget('a', sid)
         if st == 'running' then
           local rec = {attempt = tonumber(attempt), kind = kind, message = message,
-            startedAt = tonumber(sget('ts', sid)), finishedAt = tonumber(ARGV[2]), workerId = sget('w', sid) or ''}
-          redis.call('HSET', KEYS[5], sid .. '|' .. attempt, cjson.encode(rec))
+            startedAt = tonumber(sget('ts', sid)), finishedAt = tonumber(AV[2]), workerId = sget('w', sid) or ''}
+          redis.call('HSET', KS[5], sid .. '|' .. attempt, cjson.encode(rec))
           TO_ABORT[#TO_ABORT + 1] = sid
           done[#done + 1] = {sid, finishStep(sid, runningStatus, reason, false, tonumber(attempt), {message = message})}
         else
@@ -168,7 +174,7 @@ local function rare()
 
   local function publishAborts(reason, message)
     if #TO_ABORT > 0 then
-      redis.call('PUBLISH', ARGV[4], cjson.encode({type = 'abort', runId = ARGV[1], steps = TO_ABORT,
+      redis.call('PUBLISH', AV[4], cjson.encode({type = 'abort', runId = AV[1], steps = TO_ABORT,
         reason = reason, message = message}))
     end
   end
@@ -176,11 +182,11 @@ local function rare()
   -- First failure of a failFast run: abort running steps, skip the parked ones without `if`;
   -- steps with an explicit `if` still decide once their needs end (SPEC §2 teardown).
   local function abortForFailFast()
-    if redis.call('HGET', KEYS[1], 'failFast') ~= '1' then return {} end
-    if redis.call('HGET', KEYS[1], 'aborting') == '1' then return {} end
-    redis.call('HSET', KEYS[1], 'aborting', '1')
+    if redis.call('HGET', KS[1], 'failFast') ~= '1' then return {} end
+    if redis.call('HGET', KS[1], 'aborting') == '1' then return {} end
+    redis.call('HSET', KS[1], 'aborting', '1')
     local message = 'another step failed and the run is failFast'
-    local ids = split(redis.call('HGET', KEYS[3], '_ids'))
+    local ids = split(redis.call('HGET', KS[3], '_ids'))
     local done = sweep(ids, 'cancelled', 'cancelled', 'fail_fast', message, 'cancelled', true)
     for _, sid in ipairs(ids) do
       if sget('st', sid) == 'pending' and tonumber(sget('n', sid)) == 0 and not static(sid) then
@@ -209,11 +215,11 @@ local function advance(pending)
     i = i + 1
     local _, _, _, deps = static(sid)
     for _, d in ipairs(deps) do
-      if blocking then redis.call('HSET', KEYS[2], 'b|' .. d, '1') end
-      local left = redis.call('HINCRBY', KEYS[2], 'n|' .. d, '-1')
+      if blocking then redis.call('HSET', KS[2], 'b|' .. d, '1') end
+      local left = redis.call('HINCRBY', KS[2], 'n|' .. d, '-1')
       if left == 0 and sget('st', d) == 'pending' then
         local hasIf = static(d)
-        if not hasIf and aborting == nil then aborting = redis.call('HGET', KEYS[1], 'aborting') == '1' end
+        if not hasIf and aborting == nil then aborting = redis.call('HGET', KS[1], 'aborting') == '1' end
         if hasIf then
           admit(d)
         elseif aborting then
@@ -229,13 +235,13 @@ local function advance(pending)
   local run = runCounters()
   if run.parking then
     while run.inflight < run.maxParallel do
-      local sid = redis.call('LPOP', KEYS[8])
+      local sid = redis.call('LPOP', KS[8])
       if not sid then break end
       if sget('st', sid) == 'pending' then admit(sid) end
     end
   end
   if runTerminal() then return end
-  if run.open == nil then run.open = tonumber(redis.call('HGET', KEYS[1], 'open')) end
+  if run.open == nil then run.open = tonumber(redis.call('HGET', KS[1], 'open')) end
   if run.open > 0 then return end
   if run.failed then rare().endRun('failed', nil) else rare().endRun('succeeded', nil) end
 end
