@@ -47,6 +47,15 @@ end
 -- `attempt` is best passed as a string: a Lua number is formatted through printf.
 local function emit(etype, sid, attempt, data)
   -- AV[2] now, AV[1] run id, AV[3] worker id, AV[5] the global stream's cap.
+  if sid and attempt and not data and AV[3] ~= '' then
+    -- A worker's step event without data (a step started or succeeded): its fields as
+    -- arguments, not a table unpacked twice.
+    attempt = tostring(attempt)
+    redis.call('XADD', KS[6], '*', 'type', etype, 'ts', AV[2], 'runId', AV[1], 'stepId', sid, 'attempt', attempt, 'workerId', AV[3])
+    redis.call('XADD', KS[7], 'MAXLEN', '~', AV[5], '*', 'type', etype, 'ts', AV[2], 'runId', AV[1], 'stepId', sid, 'attempt', attempt, 'workerId', AV[3])
+    EMITTED[#EMITTED + 1] = etype .. '|' .. sid .. '|' .. attempt .. '|'
+    return
+  end
   -- Made with room for every field (a table that grows is reallocated); n fields are used.
   local f = {'type', etype, 'ts', AV[2], 'runId', AV[1], 0, 0, 0, 0, 0, 0, 0, 0}
   local n = 6
