@@ -49,6 +49,8 @@ export async function startMonitor(url: string, marker: Redis): Promise<CommandM
     else {
       inc(b.client, cmd);
       if (cmd === 'evalsha' && args[1]) inc(b.scripts, args[1]);
+      // The worker's fused completion as Redis Functions (src/redis/functions.ts).
+      if (cmd === 'fcall' && args[1]) inc(b.scripts, `fcall:${args[1]}`);
     }
   });
   // MONITOR starts asynchronously: wait until our own marker comes through.
