@@ -11,8 +11,12 @@
  * worker of another version never calls a different one by the same name; two workers loading
  * the same library is harmless. A library deleted or lost (a Redis restart without persistence)
  * is loaded again on the next call. Where Functions are refused (an older Redis, an ACL
- * without FUNCTION) the same Lua runs as a script.
+ * without FUNCTION, a proxy that does not pass them on) the same Lua runs as a script.
+ * Libraries persist (RDB, AOF, replicas). A worker records each library it uses in the
+ * prefix's functions hash (name -> last used) before loading it and with every heartbeat;
+ * the reaper deletes the libraries nobody used lately (src/recovery/libraries.ts).
  */
+import { ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConnection } from './connection.ts';
 import { evalLua, luaSha } from './scripts.ts';
@@ -45,78 +49,130 @@ export function luaLibrary(namespace: string, lua: string): LuaLibrary {
   };
 }
 
-/** An error that says FCALL itself is not available here (not an error of the function). */
-function functionsRefused(message: string): boolean {
-  return /unknown command|NOPERM/i.test(message);
-}
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+const notFound = (e: unknown) => messageOf(e).includes('Function not found');
+/** Redis (or what stands for it) answered with an error: not a lost connection, which is thrown as any call's. */
+const answered = (e: unknown) => e instanceof ReplyError;
 
-/** Calls libraries on one connection, loading each on first use; scripts once Functions are refused. */
+/**
+ * Calls libraries on one connection, loading each on first use; scripts once Functions are
+ * refused. Whether they are is asked once, before the first call, with an FCALL of a function
+ * that does not exist: Redis answers "Function not found"; any other answer (an unknown
+ * command, NOPERM, a proxy's own words) means no Functions here. A call's own errors are
+ * then the function's, and are thrown as a script's would be.
+ */
 export class LuaLibraries {
   /** Why Functions are not used on this connection; undefined while they are. */
   private refused: string | undefined;
+  private probed: Promise<void> | undefined;
+  /** The probe answered (no await per call after that). */
+  private ready = false;
+  /** Libraries called on this connection (the worker lists them in its heartbeat). */
+  private readonly used = new Set<string>();
 
+  /**
+   * @param usageKey the hash where a library is recorded as used before it is loaded
+   *   (Keys.functions), so the reaper never takes a library for unused while it loads
+   */
   constructor(
     private readonly redis: RedisConnection,
+    private readonly usageKey: string,
     private readonly log: Logger,
   ) {
     if (process.env.SQ_REDIS_FUNCTIONS === '0') this.refused = 'SQ_REDIS_FUNCTIONS=0';
   }
 
-  /** Whether calls go to Functions (true) or to scripts. */
-  get usesFunctions(): boolean {
-    return this.refused === undefined;
+  /** The libraries this connection has called. */
+  get names(): string[] {
+    return [...this.used];
   }
 
   /** Runs `lib` with no keys and `args`. */
   async run(lib: LuaLibrary, args: (string | number | Buffer)[]): Promise<unknown> {
+    if (!this.ready && this.refused === undefined) {
+      await (this.probed ??= this.probe());
+      this.ready = true;
+    }
     if (this.refused === undefined) {
+      this.used.add(lib.name);
       try {
         return await this.redis.fcall(lib.name, 0, ...args);
       } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        if (functionsRefused(message)) this.refuse(message);
-        else if (!message.includes('Function not found')) throw e;
-        else if (await this.load(lib)) return await this.redis.fcall(lib.name, 0, ...args);
+        if (!notFound(e)) throw e;
+      }
+      // Not loaded yet, or deleted (FUNCTION DELETE, the reaper, a restart without persistence).
+      if (await this.load(lib)) {
+        try {
+          return await this.redis.fcall(lib.name, 0, ...args);
+        } catch (e) {
+          if (!notFound(e)) throw e; // deleted again meanwhile: this call runs as a script
+        }
       }
     }
     return evalLua(this.redis, lib.script, 0, args);
   }
 
-  /** Loads `lib`; false when Functions are refused here (calls go to scripts from now on). */
+  private async probe(): Promise<void> {
+    if (this.refused !== undefined) return;
+    try {
+      await this.redis.fcall('sq_probe_no_such_function', 0);
+      this.refuse('a function that does not exist answered'); // never expected
+    } catch (e) {
+      if (notFound(e)) return;
+      if (answered(e)) return this.refuse(messageOf(e));
+      this.probed = undefined; // asked again by the next call
+      throw e;
+    }
+  }
+
+  /**
+   * Loads `lib`; false when it cannot be loaded here. Nothing ran yet, so the call goes to a
+   * script; so do the next ones: a load is refused for good (NOPERM, no FUNCTION command) or
+   * for long (memory), and a script gives the same results.
+   */
   private async load(lib: LuaLibrary): Promise<boolean> {
     try {
+      await this.redis.hset(this.usageKey, lib.name, Date.now());
       await this.redis.call('FUNCTION', 'LOAD', lib.library);
       return true;
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
       // Another worker of the same version loaded it first.
-      if (message.includes('already exists')) return true;
-      if (!functionsRefused(message)) throw e;
-      this.refuse(message);
+      if (messageOf(e).includes('already exists')) return true;
+      if (!answered(e)) throw e;
+      this.refuse(messageOf(e));
       return false;
     }
   }
 
   private refuse(why: string): void {
     this.refused = why;
-    this.log.info({ why }, 'Redis Functions refused: the worker\'s compositions run as scripts');
+    this.log.info({ why }, 'Redis Functions unavailable: the worker\'s compositions run as scripts');
   }
 }
 
-/** Deletes every library owned by `namespace`; answers how many. Safe on a shared Redis. */
-export async function deleteLibraries(redis: RedisConnection, namespace: string): Promise<number> {
+/** The libraries owned by `namespace`; none where Functions are refused. */
+export async function listLibraries(redis: RedisConnection, namespace: string): Promise<string[]> {
   let listed: unknown;
   try {
     listed = await redis.call('FUNCTION', 'LIST', 'LIBRARYNAME', `${libraryNamePrefix(namespace)}*`);
   } catch {
-    return 0; // no Functions here: nothing was loaded
+    return []; // no Functions here: nothing was loaded
   }
-  let deleted = 0;
+  const names: string[] = [];
   for (const entry of listed as unknown[][]) {
     const at = entry.indexOf('library_name');
     const name = at >= 0 ? String(entry[at + 1]) : '';
-    // LIBRARYNAME is a pattern; the name must really start with this namespace's prefix.
-    if (!name.startsWith(libraryNamePrefix(namespace))) continue;
+    // LIBRARYNAME is a (case-insensitive) pattern; the name must really start with the prefix.
+    if (name.startsWith(libraryNamePrefix(namespace))) names.push(name);
+  }
+  return names;
+}
+
+/** Deletes the libraries of `namespace` that `keep` does not hold (all by default); answers how many. Safe on a shared Redis. */
+export async function deleteLibraries(redis: RedisConnection, namespace: string, keep: ReadonlySet<string> = new Set()): Promise<number> {
+  let deleted = 0;
+  for (const name of await listLibraries(redis, namespace)) {
+    if (keep.has(name)) continue;
     await redis.call('FUNCTION', 'DELETE', name).then(
       () => deleted++,
       () => undefined, // deleted meanwhile

@@ -25,6 +25,8 @@ export interface Keys {
   readonly control: string;
   readonly workers: string;
   worker(workerId: string): string;
+  /** Redis Function libraries of the workers (src/redis/functions.ts): name -> last used, ms. */
+  readonly functions: string;
   /** Keys of the guardrails (src/guardrails). */
   readonly guard: GuardKeys;
   /** Keys of the reaper (src/recovery). */
@@ -111,6 +113,7 @@ export function createKeys(prefix: string): Keys {
     control: `${prefix}:control`,
     workers: `${prefix}:workers`,
     worker: (id) => `${prefix}:worker:${id}`,
+    functions: `${prefix}:functions`,
     guard: createGuardKeys(prefix, run),
     recovery: { lock: `${prefix}:recovery:lock`, last: `${prefix}:recovery:last` },
   };

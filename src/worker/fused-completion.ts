@@ -79,6 +79,8 @@ export interface FusedCompletion {
   defer(jobId: string, invocation: ScriptInvocation, done: FinishDone): void;
   /** The raw startAttempt answer for this job when it was claimed as BullMQ handed it over. */
   takeClaim(jobId: string): unknown;
+  /** The Redis Function libraries this worker has called (its heartbeat records them as used). */
+  libraries(): string[];
 }
 
 export interface FusedCompletionOptions {
@@ -111,15 +113,16 @@ function errText(error: string): string {
 }
 
 /**
- * Lua building a run's 10 engine keys from its id, from the same templates as keys.ts. The last
- * run's keys are kept: consecutive finishes and claims are mostly of the same run.
+ * Lua building a run's 10 engine keys from its id, from the same templates as keys.ts, and the
+ * kill switch's hash as the 11th (startAttempt's). The last run's keys are kept: consecutive
+ * finishes and claims are mostly of the same run.
  */
 function runKeysLua(keys: Keys): string {
   const mark = '\u0001';
   const parts = keys.runScriptKeys(mark).map((k) => k.split(mark).map(luaString).join(' .. id .. '));
   return `local keysOf, keysFor = nil, nil
 local function runKeys(id)
-  if id ~= keysFor then keysOf, keysFor = {${parts.join(', ')}}, id end
+  if id ~= keysFor then keysOf, keysFor = {${parts.join(', ')}, HALT}, id end
   return keysOf
 end`;
 }
@@ -135,7 +138,8 @@ function engineLua(options: FusedCompletionOptions): string {
   for (const name of ['finishAttempt', 'startAttempt'] as const) {
     if (luaScripts[name].includes.some((i) => i !== 'run-state' && i !== 'run-core')) throw new Error(`${name} includes more than run-state`);
   }
-  const plain = options.plainHandlers.map((h) => `[${luaString(h)}] = true`).join(', ');
+  // Sorted: the same handlers make the same library, whatever their order.
+  const plain = [...options.plainHandlers].sort().map((h) => `[${luaString(h)}] = true`).join(', ');
   // The control channel and the global stream's cap, which every engine script takes.
   const control = luaString(options.keys.control);
   const cap = luaString(String(GLOBAL_EVENTS_CAP));
@@ -171,7 +175,6 @@ function engineLua(options: FusedCompletionOptions): string {
     // The step's plain handler and its static entry (startAttempt's ARGV[10]) in one read.
     "  local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId)",
     '  if not dag[1] or not PLAIN[dag[1]] then return false end',
-    '  k[11] = HALT',
     // '' = the run's scenario, which startAttempt reads when a halt is on.
     "  local argv = {runId, now, workerId, CONTROL, CAP, stepId, attempt, '1', '', dag[2]}",
     "  return jobId .. '\\31' .. packed(startAttempt(k, argv))",
@@ -284,7 +287,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   const redis = client as ScriptClient;
   const scripts = redis.scriptsSet as Record<string, { lua: string }>;
   const name = Object.keys(scripts).find((k) => k.startsWith('moveToFinished:')) as string;
-  const libraries = new LuaLibraries(redis, log);
+  const libraries = new LuaLibraries(redis, options.keys.functions, log);
   const finishedScript = composer(options.keys.prefix, FINISHED_CONSTANT_KEYS, (constants) => composeFinished(scripts[name].lua, options, constants));
   const original = redis[name] as Command;
   let warnedKeys = false;
@@ -430,5 +433,6 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
       claims.delete(jobId);
       return claim;
     },
+    libraries: () => libraries.names,
   };
 }

@@ -17,6 +17,8 @@ export interface WorkerInfo {
   handlers: string[];
   credentials: string[];
   inflight: number;
+  /** Redis Function libraries the worker calls (src/redis/functions.ts); refreshed as used with each beat. */
+  functions?: string[];
 }
 
 /** Publishes the worker's heartbeat every few seconds until stopped. */
@@ -24,12 +26,13 @@ export function startHeartbeat(redis: RedisConnection, keys: Keys, info: () => O
   const beat = async () => {
     const now = Date.now();
     const data: WorkerInfo = { ...info(), hostname: hostname(), pid: process.pid, lastSeen: now };
-    await redis
+    const tx = redis
       .multi()
       .zadd(keys.workers, now, data.workerId)
       .set(keys.worker(data.workerId), JSON.stringify(data), 'PX', LIVE_WINDOW_MS * 2)
-      .zremrangebyscore(keys.workers, 0, now - LIVE_WINDOW_MS * 10)
-      .exec();
+      .zremrangebyscore(keys.workers, 0, now - LIVE_WINDOW_MS * 10);
+    if (data.functions?.length) tx.hset(keys.functions, ...data.functions.flatMap((name) => [name, now]));
+    await tx.exec();
   };
   let timer: NodeJS.Timeout | undefined;
   const loop = () => {

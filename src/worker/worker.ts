@@ -21,6 +21,7 @@ import { heldCredentialNames } from '../guardrails/credentials.ts';
 import { guardrailReclaimers } from '../guardrails/reclaim.ts';
 import type { WorkerObserver } from './observer.ts';
 import { fuseCompletion } from './fused-completion.ts';
+import { libraryReclaimer } from '../recovery/libraries.ts';
 import { createStepProcessor, enforceDeadline, SHUTDOWN_REASON, type StepProcessorDeps } from './process-step.ts';
 import { startReaper } from '../recovery/scheduler.ts';
 import type { Reclaimer } from '../recovery/reclaim.ts';
@@ -192,6 +193,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     handlers: registry.names(),
     credentials: credentialNames,
     inflight: inflight.count,
+    functions: fused?.libraries() ?? [],
   }));
   await heartbeat.first;
   log.info({ concurrency, prefix, handlers: registry.names() }, 'worker ready');
@@ -205,7 +207,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
           by: workerId,
           intervalMs: options.recoveryIntervalMs ?? 60_000,
           maxAgeMs: options.recoveryMaxAgeMs,
-          reclaimers: options.reclaimers ?? guardrailReclaimers(),
+          reclaimers: [...(options.reclaimers ?? guardrailReclaimers()), libraryReclaimer()],
           log,
         });
 

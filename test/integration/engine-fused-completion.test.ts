@@ -10,7 +10,8 @@ import { luaScripts } from '../../src/redis/lua-scripts.generated.ts';
 import { fusedCompletionUnavailable, VERIFIED_MOVE_TO_ACTIVE, VERIFIED_MOVE_TO_FINISHED } from '../../src/worker/fused-completion.ts';
 import type { RedisConnection } from '../../src/redis/connection.ts';
 import { createKeys } from '../../src/redis/keys.ts';
-import { deleteLibraries, libraryNamePrefix } from '../../src/redis/functions.ts';
+import { deleteLibraries, libraryNamePrefix, listLibraries } from '../../src/redis/functions.ts';
+import { libraryReclaimer, UNUSED_AFTER_MS } from '../../src/recovery/libraries.ts';
 
 const t = useTestRedis('fused-completion');
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
@@ -165,6 +166,26 @@ describe('round trips per step (docs/performance.md)', () => {
     } finally {
       await deleteLibraries(t.redis, other);
     }
+  });
+
+  it('the reaper deletes the libraries nobody used lately and keeps the ones in use', async () => {
+    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+    expect((await engine.run(WIDE)).summary.status).toBe('succeeded');
+    const keys = createKeys(t.prefix);
+    const inUse = await listLibraries(t.redis, t.prefix);
+    expect(inUse.length).toBeGreaterThanOrEqual(1);
+    // An older version's library, last recorded as used long ago, and one never recorded.
+    const [old, unrecorded] = [`${libraryNamePrefix(t.prefix)}0`, `${libraryNamePrefix(t.prefix)}1`];
+    for (const name of [old, unrecorded]) await t.redis.call('FUNCTION', 'LOAD', `#!lua name=${name}\nredis.register_function('${name}', function() return 1 end)`);
+    await t.redis.hset(keys.functions, old, Date.now() - UNUSED_AFTER_MS - 1);
+    const reclaim = (dryRun: boolean) => libraryReclaimer().reclaim({ redis: t.redis, keys, now: Date.now(), dryRun });
+    expect(await reclaim(true)).toBe(2);
+    expect(await listLibraries(t.redis, t.prefix)).toHaveLength(inUse.length + 2);
+    expect(await reclaim(false)).toBe(2);
+    expect((await listLibraries(t.redis, t.prefix)).sort()).toEqual([...inUse].sort());
+    expect(await t.redis.hexists(keys.functions, old)).toBe(0);
+    // The worker still runs on its libraries.
+    expect((await engine.run(WIDE)).summary.status).toBe('succeeded');
   });
 
   it('SQ_FUSED_COMPLETION=0: every step claims and finishes in calls of its own, with the same verdict', async () => {

@@ -5,6 +5,7 @@ import { STEP_QUEUE } from '../../redis/keys.ts';
 import { runRecovery, type RecoveryOutcome } from '../../recovery/reaper.ts';
 import type { RecoveryReport } from '../../recovery/report.ts';
 import { guardrailReclaimers } from '../../guardrails/reclaim.ts';
+import { libraryReclaimer } from '../../recovery/libraries.ts';
 import { cliEnv, openClient } from '../context.ts';
 import { EXIT } from '../errors.ts';
 
@@ -46,7 +47,7 @@ export function registerRecover(program: Command): void {
           maxAgeMs: env.SQ_RECOVERY_MAX_AGE_MS,
           trigger: 'cli',
           dryRun: opts.dryRun,
-          reclaimers: guardrailReclaimers(),
+          reclaimers: [...guardrailReclaimers(), libraryReclaimer()],
         };
         let outcome: RecoveryOutcome = await runRecovery(options);
         for (const until = Date.now() + LOCK_WAIT_MS; !outcome.ran && Date.now() < until; ) {
