@@ -55,7 +55,10 @@ export interface WorkerOptions {
   readonly recoveryIntervalMs?: number | false;
   /** Active runs older than this are marked failed by the reaper. @default 24 h */
   readonly recoveryMaxAgeMs?: number;
-  /** Free expired guardrail permits and reservations on each reaper pass. */
+  /**
+   * Free expired guardrail permits and reservations on each reaper pass (replace the
+   * guardrails'); the reclaimer of unused Function libraries always runs after them.
+   */
   readonly reclaimers?: readonly Reclaimer[];
   /** Guardrails consulted around every attempt. @default OPEN_GUARD (none) */
   readonly guard?: AttemptGuard;
