@@ -80,6 +80,8 @@ export class LuaLibraries {
     private readonly log: Logger,
   ) {
     if (process.env.SQ_REDIS_FUNCTIONS === '0') this.refused = 'SQ_REDIS_FUNCTIONS=0';
+    // Asked now, at the worker's start, rather than in front of its first step.
+    else this.probed = this.probe().catch(() => undefined);
   }
 
   /** The libraries this connection has called. */
@@ -87,11 +89,20 @@ export class LuaLibraries {
     return [...this.used];
   }
 
-  /** Runs `lib` with no keys and `args`. */
-  async run(lib: LuaLibrary, args: (string | number | Buffer)[]): Promise<unknown> {
+  /**
+   * Runs `lib` with no keys and `args`. `nowAt`: the index of the argument that is the
+   * caller's clock (ms), set again before each send after a wait (the probe, a load): the
+   * engine stamps events with it, and a call held back by a load must not write an older
+   * time after a newer one.
+   */
+  async run(lib: LuaLibrary, args: (string | number | Buffer)[], nowAt?: number): Promise<unknown> {
+    const restamp = () => {
+      if (nowAt !== undefined) args[nowAt] = Date.now();
+    };
     if (!this.ready && this.refused === undefined) {
       await (this.probed ??= this.probe());
       this.ready = true;
+      restamp();
     }
     if (this.refused === undefined) {
       this.used.add(lib.name);
@@ -102,12 +113,14 @@ export class LuaLibraries {
       }
       // Not loaded yet, or deleted (FUNCTION DELETE, the reaper, a restart without persistence).
       if (await this.load(lib)) {
+        restamp();
         try {
           return await this.redis.fcall(lib.name, 0, ...args);
         } catch (e) {
           if (!notFound(e)) throw e; // deleted again meanwhile: this call runs as a script
         }
       }
+      restamp();
     }
     return evalLua(this.redis, lib.script, 0, args);
   }

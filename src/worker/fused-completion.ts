@@ -352,7 +352,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     pushBullArgv(all, bullArgs, BULL_KEYS).push(options.workerId, Date.now(), na);
     let raw: [unknown, unknown, string | null];
     try {
-      raw = (await libraries.run(script, all as (string | number | Buffer)[])) as typeof raw;
+      raw = (await libraries.run(script, all as (string | number | Buffer)[], all.length - 2)) as typeof raw;
     } catch (e) {
       if (finish && deferred.has(jobId)) {
         // A newer finish of the same job (redelivered meanwhile) waits for the retry: this one
@@ -400,7 +400,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     redis[activeName] = wrap(redis[activeName] as Command, 'moveToActive', activeScript, async (active, flat) => {
       const all = pushBullArgv([], flat, BULL_ACTIVE_KEYS);
       all.push(options.workerId, Date.now());
-      const raw = (await libraries.run(active, all as (string | number | Buffer)[])) as [unknown, string | null];
+      const raw = (await libraries.run(active, all as (string | number | Buffer)[], all.length - 1)) as [unknown, string | null];
       if (typeof raw[1] === 'string') takeAnswer(raw[1], raw[0]);
       return raw[0];
     });

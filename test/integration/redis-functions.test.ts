@@ -72,6 +72,17 @@ describe('Lua libraries (src/redis/functions.ts)', () => {
     expect(await listLibraries(redis, 'sqt-functions')).toEqual([]);
   });
 
+  it('sets the caller\'s clock argument again when the call waited for a load', async () => {
+    const redis = await server();
+    const libraries = new LuaLibraries(redis, USAGE, silent);
+    const clock = luaLibrary('sqt-functions', 'local function main(_, ARGV)\n  return ARGV[2]\nend');
+    const before = Date.now();
+    // The call found no library, loaded it and sent again: with the time of that send.
+    expect(Number(await libraries.run(clock, ['x', 0], 1))).toBeGreaterThanOrEqual(before);
+    // Loaded: the argument goes as given.
+    expect(await libraries.run(clock, ['x', 7], 1)).toBe('7');
+  });
+
   it('throws what the function throws, as a script would', async () => {
     const redis = await server();
     const libraries = new LuaLibraries(redis, USAGE, silent);
