@@ -49,6 +49,11 @@ export function luaLibrary(namespace: string, lua: string): LuaLibrary {
   };
 }
 
+/** Sets the caller's clock argument to now (LuaLibraries.run). */
+function restamp(args: (string | number | Buffer)[], nowAt: number | undefined): void {
+  if (nowAt !== undefined) args[nowAt] = Date.now();
+}
+
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const notFound = (e: unknown) => messageOf(e).includes('Function not found');
 /** Redis (or what stands for it) answered with an error: not a lost connection, which is thrown as any call's. */
@@ -96,13 +101,10 @@ export class LuaLibraries {
    * time after a newer one.
    */
   async run(lib: LuaLibrary, args: (string | number | Buffer)[], nowAt?: number): Promise<unknown> {
-    const restamp = () => {
-      if (nowAt !== undefined) args[nowAt] = Date.now();
-    };
     if (!this.ready && this.refused === undefined) {
       await (this.probed ??= this.probe());
       this.ready = true;
-      restamp();
+      restamp(args, nowAt);
     }
     if (this.refused === undefined) {
       this.used.add(lib.name);
@@ -113,14 +115,14 @@ export class LuaLibraries {
       }
       // Not loaded yet, or deleted (FUNCTION DELETE, the reaper, a restart without persistence).
       if (await this.load(lib)) {
-        restamp();
+        restamp(args, nowAt);
         try {
           return await this.redis.fcall(lib.name, 0, ...args);
         } catch (e) {
           if (!notFound(e)) throw e; // deleted again meanwhile: this call runs as a script
         }
       }
-      restamp();
+      restamp(args, nowAt);
     }
     return evalLua(this.redis, lib.script, 0, args);
   }
