@@ -13,4 +13,12 @@ describe('generated Lua scripts', () => {
       expect(script.numberOfKeys, name).toBeGreaterThan(0);
     }
   });
+
+  it('the scripts the fused completion holds as functions need only run-state (its library has that once)', () => {
+    // src/worker/fused-completion.ts puts luaIncludes['run-state'] and these bodies in one library.
+    for (const name of ['finishAttempt', 'startAttempt'] as const) {
+      expect(luaScripts[name].includes.every((i) => i === 'run-state' || i === 'run-core'), name).toBe(true);
+      expect(luaScripts[name].body, name).toMatch(/^begin(Run)?\(KEYS, ARGV\)$/m);
+    }
+  });
 });
