@@ -7,8 +7,8 @@
  *
  *   node --import tsx bench/redis-instructions.ts [--steps 2000] [--baseline-tree DIR] [--keep DIR]
  *
- * With --baseline-tree the other checkout's worker drains a third workload; the runs are
- * still created by this checkout (createRun is the driver's). With --keep each side's callgrind
+ * With --baseline-tree the other checkout's worker drains a third workload, enqueued by that
+ * checkout's client (bench/sides.ts). With --keep each side's callgrind
  * dump is copied to DIR/<side>.callgrind (for `callgrind_annotate --inclusive=yes`).
  * Progress on stderr, JSON on stdout.
  */

@@ -4,6 +4,7 @@
  * Filling after the worker is up keeps its start-up work (a recovery pass over active runs)
  * out of the measured window on the scenario-queue side.
  */
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
 import { createClient, type ScenarioClient } from '../src/client.ts';
@@ -24,8 +25,12 @@ export interface Workload {
   /** Another checkout whose worker drains it (--baseline-tree). */
   readonly tree?: string;
   readonly steps: number;
-  /** Enqueues into a paused queue under `prefix`; `units` is what the child counts (jobs, or runs). */
-  fill(redis: BenchRedis, prefix: string): Promise<Filled>;
+  /**
+   * Enqueues into a paused queue under `prefix`; `units` is what the child counts (jobs, or
+   * runs). `tree`: the checkout whose worker drains it, whose client then enqueues (its jobs'
+   * shape may differ from this checkout's).
+   */
+  fill(redis: BenchRedis, prefix: string, tree?: string): Promise<Filled>;
 }
 
 export interface Filled {
@@ -105,8 +110,9 @@ function scenarioWorkload(label: string, steps: number, enqueue: (client: Scenar
     side: 'sq',
     guard,
     steps,
-    async fill(redis, prefix) {
-      const client = await createClient({ redisUrl: redis.url, prefix });
+    async fill(redis, prefix, tree) {
+      const connect = tree ? ((await import(resolve(tree, 'src/client.ts'))) as { createClient: typeof createClient }).createClient : createClient;
+      const client = await connect({ redisUrl: redis.url, prefix });
       const queue = new Queue(STEP_QUEUE, { connection: client.redis, prefix });
       await queue.pause();
       const runs = await enqueue(client, prefix);
@@ -171,7 +177,7 @@ export async function drain(redis: BenchRedis, workload: Workload, concurrency: 
   let filled: Filled | undefined;
   try {
     await hooks.beforeFill?.();
-    filled = await workload.fill(redis, prefix);
+    filled = await workload.fill(redis, prefix, workload.tree);
     await hooks.afterFill?.();
     await hooks.beforeResume?.();
     const before = await child.stats();
