@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { EnqueueItem } from './store.ts';
 
@@ -8,6 +9,25 @@ export interface StepJobData {
   attempt: number;
 }
 
+/**
+ * A step job's data as stored: `[runId, stepId, attempt]`. Short on purpose, like the job's id
+ * and options: while every field of BullMQ's job hash is at most 64 bytes (Redis's
+ * hash-max-listpack-value) the hash is a listpack, which every script that reads or moves the
+ * job handles with less work than a hash table. That holds for a run id and a step id of up to
+ * 54 characters together; longer ones still work, in a hash table.
+ */
+export type StepJobWire = [runId: string, stepId: string, attempt: number];
+
+/** A step job's data, as stored now or as versions before the short form stored it; undefined if neither. */
+export function stepJobData(data: unknown): StepJobData | undefined {
+  if (Array.isArray(data)) {
+    const [runId, stepId, attempt] = data as unknown[];
+    return typeof runId === 'string' && typeof stepId === 'string' && typeof attempt === 'number' ? { runId, stepId, attempt } : undefined;
+  }
+  const old = data as Partial<StepJobData> | null;
+  return typeof old?.runId === 'string' && typeof old.stepId === 'string' && typeof old.attempt === 'number' ? { runId: old.runId, stepId: old.stepId, attempt: old.attempt } : undefined;
+}
+
 export interface DeadlineJobData {
   runId: string;
   group?: string;
@@ -15,11 +35,24 @@ export interface DeadlineJobData {
 
 export const JOB_NAMES = { step: 'step', runDeadline: 'run-deadline', groupDeadline: 'group-deadline' } as const;
 
-const COMMON: JobsOptions = { removeOnComplete: true, removeOnFail: { count: 1000 } };
+/**
+ * What becomes of finished jobs. Step jobs leave it to the worker's options (the same values,
+ * src/worker/worker.ts), which BullMQ applies to a job whose own options say nothing: a step
+ * job's stored options stay short (StepJobWire says why).
+ */
+export const KEEP_JOBS = { removeOnComplete: true, removeOnFail: { count: 1000 } } as const satisfies JobsOptions;
 
-/** Deterministic: the same attempt of the same step is never enqueued twice. */
+/**
+ * Deterministic: the same attempt of the same step is never enqueued twice. 96 bits of a hash
+ * of run and step (the data names both), so that the id stays short whatever their length.
+ */
 export function stepJobId(runId: string, stepId: string, attempt: number): string {
   // '.' occurs in neither run ids nor step ids, so run "r-a" step "b" never meets run "r" step "a-b".
+  return `${createHash('sha1').update(`${runId}.${stepId}`).digest('base64url').slice(0, 16)}.${attempt}`;
+}
+
+/** The id versions before the short form gave a step job: recovery still finds such a job during an upgrade. */
+export function legacyStepJobId(runId: string, stepId: string, attempt: number): string {
   return `${runId}.${stepId}.${attempt}`;
 }
 
@@ -29,8 +62,8 @@ export async function enqueueSteps(queue: Queue, runId: string, items: readonly 
   await queue.addBulk(
     items.map((i) => ({
       name: JOB_NAMES.step,
-      data: { runId, stepId: i.stepId, attempt: i.attempt } satisfies StepJobData,
-      opts: { ...COMMON, jobId: stepJobId(runId, i.stepId, i.attempt), ...(i.delayMs > 0 ? { delay: i.delayMs } : {}) },
+      data: [runId, i.stepId, i.attempt] satisfies StepJobWire,
+      opts: { jobId: stepJobId(runId, i.stepId, i.attempt), ...(i.delayMs > 0 ? { delay: i.delayMs } : {}) },
     })),
   );
 }
@@ -43,5 +76,5 @@ export function deadlineJobId(data: DeadlineJobData): string {
 /** A delayed job that ends the run (or a group) at its deadline, whichever worker is free. */
 export async function scheduleDeadline(queue: Queue, data: DeadlineJobData, delayMs: number): Promise<void> {
   const name = data.group ? JOB_NAMES.groupDeadline : JOB_NAMES.runDeadline;
-  await queue.add(name, data, { ...COMMON, jobId: deadlineJobId(data), delay: Math.max(0, delayMs) });
+  await queue.add(name, data, { ...KEEP_JOBS, jobId: deadlineJobId(data), delay: Math.max(0, delayMs) });
 }

@@ -1,7 +1,7 @@
 import type { JobState, Queue } from 'bullmq';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
-import { deadlineJobId, stepJobId, type DeadlineJobData } from '../engine/jobs.ts';
+import { deadlineJobId, legacyStepJobId, stepJobId, type DeadlineJobData } from '../engine/jobs.ts';
 import { TERMINAL_RUN_STATUSES, type RunStatus } from '../engine/types.ts';
 import type { AttemptRecord } from '../engine/store.ts';
 import type { ScenarioDef } from '../scenario/types.ts';
@@ -38,10 +38,14 @@ export interface InspectContext {
 
 const PRESENT: ReadonlySet<JobState | 'unknown'> = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
 
-/** The job's state when it is lost (absent, or over while its step still waits on it). */
-async function lostJob(queue: Queue, jobId: string): Promise<{ lost: LostJob; failedReason?: string } | undefined> {
+/**
+ * The job's state when it is lost (absent, or over while its step still waits on it). A job
+ * absent under its id may be present under `legacyId`, the id an older version gave it.
+ */
+async function lostJob(queue: Queue, jobId: string, legacyId?: string): Promise<{ lost: LostJob; failedReason?: string } | undefined> {
   const state = await queue.getJobState(jobId);
   if (PRESENT.has(state)) return undefined;
+  if (state === 'unknown' && legacyId && PRESENT.has(await queue.getJobState(legacyId))) return undefined;
   if (state === 'failed') return { lost: 'failed', failedReason: (await queue.getJob(jobId))?.failedReason };
   return { lost: state === 'completed' ? 'completed' : 'missing' };
 }
@@ -81,7 +85,7 @@ export async function inspectRun(ctx: InspectContext, runId: string, now: number
       const st = steps[`st|${id}`];
       if (st !== 'queued' && st !== 'retrying' && st !== 'running') return;
       const attempt = Number(steps[`a|${id}`]);
-      const lost = await lostJob(queue, stepJobId(runId, id, attempt));
+      const lost = await lostJob(queue, stepJobId(runId, id, attempt), legacyStepJobId(runId, id, attempt));
       if (!lost) return;
       if (st === 'running') {
         const workerId = steps[`w|${id}`] ?? '';

@@ -167,7 +167,7 @@ function engineLua(options: FusedCompletionOptions): string {
     // Matched, not decoded: cjson makes a table, and a number of the attempt to format back.
     // A step job's data as enqueueSteps writes it (src/engine/jobs.ts); ids are [A-Za-z0-9_-].
     // Data of any other shape is not claimed here: its processor claims it.
-    `  local runId, stepId, attempt = string.match(data, ${luaString('^{"runId":"([%w_-]+)","stepId":"([%w_-]+)","attempt":(%d+)}$')})`,
+    `  local runId, stepId, attempt = string.match(data, ${luaString('^%["([%w_-]+)","([%w_-]+)",(%d+)%]$')})`,
     '  if not runId then return false end',
     '  local k = runKeys(runId)',
     // The step's plain handler and its static entry (startAttempt's ARGV[10]) in one read.

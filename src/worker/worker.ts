@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { connectRedis, duplicateConnection, type RedisConnection } from '../redis/connection.ts';
 import { createKeys, STEP_QUEUE } from '../redis/keys.ts';
 import { createRunStore } from '../engine/store.ts';
-import { JOB_NAMES, type DeadlineJobData, type StepJobData } from '../engine/jobs.ts';
+import { JOB_NAMES, KEEP_JOBS, stepJobData, type DeadlineJobData, type StepJobData } from '../engine/jobs.ts';
 import { createListeners, type EventListener } from '../engine/listeners.ts';
 import type { EventType } from '../engine/types.ts';
 import { createHandlerRegistry } from '../handlers/registry.ts';
@@ -152,7 +152,16 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     STEP_QUEUE,
     // Not async: an async function returning a promise costs the step two more microtasks.
     (job: Job, token?: string): Promise<void> => {
-      if (job.name === JOB_NAMES.step) return processStep(job as Job<StepJobData>, token);
+      if (job.name === JOB_NAMES.step) {
+        // Stored short (StepJobWire); the processor reads the named form.
+        const data = stepJobData(job.data);
+        if (!data) {
+          log.warn({ jobId: job.id }, 'step job without a run, step and attempt; dropped');
+          return Promise.resolve();
+        }
+        job.data = data;
+        return processStep(job as Job<StepJobData>, token);
+      }
       if (job.name === JOB_NAMES.runDeadline || job.name === JOB_NAMES.groupDeadline) return processDeadline(job as Job<DeadlineJobData>);
       log.warn({ jobName: job.name, jobId: job.id }, 'unknown job name');
       return Promise.resolve();
@@ -166,6 +175,9 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       maxStalledCount: 3,
       runRetryDelay: RUN_RETRY_DELAY_MS,
       autorun: true,
+      // For jobs whose options say nothing, as step jobs' (KEEP_JOBS in src/engine/jobs.ts).
+      removeOnComplete: { count: 0 },
+      removeOnFail: KEEP_JOBS.removeOnFail,
     },
   );
   worker.on('error', (err) => log.warn({ err }, 'bullmq worker error'));

@@ -3,7 +3,7 @@ import { Queue, Worker } from 'bullmq';
 import { createClient, type ScenarioClient } from '../../src/client.ts';
 import { createWorker } from '../../src/worker/worker.ts';
 import { STEP_QUEUE } from '../../src/redis/keys.ts';
-import { deadlineJobId, stepJobId } from '../../src/engine/jobs.ts';
+import { deadlineJobId, stepJobData, stepJobId } from '../../src/engine/jobs.ts';
 import { createRunStore } from '../../src/engine/store.ts';
 import { parseEvent } from '../../src/engine/events.ts';
 import { runRecovery, type RecoveryOptions } from '../../src/recovery/reaper.ts';
@@ -149,7 +149,8 @@ steps:
     const doomed = new Worker(
       STEP_QUEUE,
       async (job) => {
-        await store.startAttempt(job.data.runId, job.data.stepId, job.data.attempt);
+        const { runId: id, stepId, attempt } = stepJobData(job.data)!;
+        await store.startAttempt(id, stepId, attempt);
         throw new Error('job stalled more than allowable limit');
       },
       { connection: client.redis.duplicate(), prefix: t.prefix, autorun: true },
