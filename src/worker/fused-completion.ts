@@ -34,6 +34,7 @@ import { LuaLibraries, luaLibrary, type LuaLibrary } from '../redis/functions.ts
 import { luaFunction, luaSha, runScript } from '../redis/scripts.ts';
 import type { ScriptInvocation } from '../engine/store.ts';
 import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
+import { hoistedScriptFunction } from './hoist-lua.ts';
 
 /** sha1 of BullMQ moveToFinished texts this composition was verified against → BullMQ version. */
 export const VERIFIED_MOVE_TO_FINISHED = new Map([['69666e69dd5621df59067a03de685e55a486560d', '6.7.0']]);
@@ -207,7 +208,9 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
   const jobKeys = Object.fromEntries(FINISHED_JOB_KEYS.map((slot, i) => [slot, `ARGV[na + ${i + 1}]`]));
   return [
     engineLua(options),
-    `local bullFinished = ${luaFunction(bullLua)}`,
+    // BullMQ's function definitions made once, at load (src/worker/hoist-lua.ts).
+    'local bullFinished',
+    hoistedScriptFunction('bullFinished', bullLua),
     'local function main(_, ARGV)',
     '  local n = #ARGV',
     '  local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
@@ -235,7 +238,8 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
 function composeActive(bullLua: string, options: FusedCompletionOptions, constants: readonly string[]): string {
   return [
     engineLua(options),
-    `local bullActive = ${luaFunction(bullLua)}`,
+    'local bullActive',
+    hoistedScriptFunction('bullActive', bullLua),
     // BullMQ's keys are all constant: one table for every call.
     `local BULL_KEYS = ${bullKeysLua(BULL_ACTIVE_KEYS, constants, ACTIVE_CONSTANT_KEYS, {})}`,
     'local function main(_, ARGV)',
