@@ -41,11 +41,13 @@ export interface ScriptInvocation {
 class Invocation implements ScriptInvocation {
   private built: string[] | undefined;
   constructor(
-    private readonly buildKeys: () => string[],
+    private readonly runKeys: Keys,
     readonly args: (string | number)[],
+    private readonly extraKeys: readonly string[],
   ) {}
+  /** Built on first read: the fused completion rebuilds a finish's keys in Lua from the run id. */
   get keys(): string[] {
-    return (this.built ??= this.buildKeys());
+    return (this.built ??= [...this.runKeys.runScriptKeys(this.args[0] as string), ...this.extraKeys]);
   }
 }
 
@@ -96,6 +98,10 @@ export function parseResult(raw: unknown): TransitionResult {
   return new Transition(code, toEnqueue ?? '', emitted ?? '', (runStatus ?? '') as RunStatus | '', extra ?? '');
 }
 
+/** The answer of most transitions: shared, so frozen. */
+const NOTHING_TO_ENQUEUE: EnqueueItem[] = Object.freeze([]) as unknown as EnqueueItem[];
+const NO_KEYS: readonly string[] = Object.freeze([]);
+
 /**
  * A parsed answer whose lists are split on first read: a worker's step answers are parsed
  * twice a step, and most of their events reach no listener.
@@ -112,6 +118,7 @@ class Transition implements TransitionResult {
   ) {}
 
   get toEnqueue(): EnqueueItem[] {
+    if (this.enqueueText === '') return NOTHING_TO_ENQUEUE;
     return (this.enqueue ??= splitList(this.enqueueText, ',').map((s) => {
       const [stepId, attempt, delayMs] = s.split('|');
       return { stepId, attempt: Number(attempt), delayMs: Number(delayMs) };
@@ -182,8 +189,8 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
   const cap = String(options.globalEventsCap ?? GLOBAL_EVENTS_CAP);
 
   /** Keys and arguments of an engine script: the run's standard keys and arguments first. */
-  function invocation(runId: string, args: (string | number)[], extraKeys: string[] = []): ScriptInvocation {
-    return new Invocation(() => [...keys.runScriptKeys(runId), ...extraKeys], [runId, Date.now(), workerId, keys.control, cap, ...args]);
+  function invocation(runId: string, args: (string | number)[], extraKeys: readonly string[] = NO_KEYS): ScriptInvocation {
+    return new Invocation(keys, [runId, Date.now(), workerId, keys.control, cap, ...args], extraKeys);
   }
 
   async function call(name: LuaScriptName, runId: string, args: (string | number)[], extraKeys: string[] = []) {

@@ -141,7 +141,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
     // collecting over every step costs 36 µs per attempt for a 1000-step scenario.
     let names = credentialNames.get(run.def);
     if (!names) credentialNames.set(run.def, (names = [...new Set(run.def.steps.flatMap((s) => s.credentials))]));
-    registerSecrets(resolveSecrets(names));
+    if (names.length > 0) registerSecrets(resolveSecrets(names));
   }
 
   /** The worker side of the credential gate; undefined when the attempt may go on. */

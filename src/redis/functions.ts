@@ -100,30 +100,35 @@ export class LuaLibraries {
    * engine stamps events with it, and a call held back by a load must not write an older
    * time after a newer one.
    */
-  async run(lib: LuaLibrary, args: (string | number | Buffer)[], nowAt?: number): Promise<unknown> {
+  run(lib: LuaLibrary, args: (string | number | Buffer)[], nowAt?: number): Promise<unknown> {
+    if (!this.ready || this.refused !== undefined) return this.firstRun(lib, args, nowAt);
+    // Every call once the probe answered: no async frame of its own (a promise and a microtask per step).
+    this.used.add(lib.name);
+    return this.redis.fcall(lib.name, 0, ...args).catch((e: unknown) => (notFound(e) ? this.loadAndRun(lib, args, nowAt) : Promise.reject(e)));
+  }
+
+  /** A call before the probe answered, or where Functions are refused. */
+  private async firstRun(lib: LuaLibrary, args: (string | number | Buffer)[], nowAt: number | undefined): Promise<unknown> {
     if (!this.ready && this.refused === undefined) {
       await (this.probed ??= this.probe());
       this.ready = true;
       restamp(args, nowAt);
     }
-    if (this.refused === undefined) {
-      this.used.add(lib.name);
+    if (this.refused !== undefined) return evalLua(this.redis, lib.script, 0, args);
+    return this.run(lib, args, nowAt);
+  }
+
+  /** After "Function not found": not loaded yet, or deleted (FUNCTION DELETE, the reaper, a restart without persistence). */
+  private async loadAndRun(lib: LuaLibrary, args: (string | number | Buffer)[], nowAt: number | undefined): Promise<unknown> {
+    if (await this.load(lib)) {
+      restamp(args, nowAt);
       try {
         return await this.redis.fcall(lib.name, 0, ...args);
       } catch (e) {
-        if (!notFound(e)) throw e;
+        if (!notFound(e)) throw e; // deleted again meanwhile: this call runs as a script
       }
-      // Not loaded yet, or deleted (FUNCTION DELETE, the reaper, a restart without persistence).
-      if (await this.load(lib)) {
-        restamp(args, nowAt);
-        try {
-          return await this.redis.fcall(lib.name, 0, ...args);
-        } catch (e) {
-          if (!notFound(e)) throw e; // deleted again meanwhile: this call runs as a script
-        }
-      }
-      restamp(args, nowAt);
     }
+    restamp(args, nowAt);
     return evalLua(this.redis, lib.script, 0, args);
   }
 

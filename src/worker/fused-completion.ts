@@ -338,7 +338,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     claims.set(claim.slice(0, cut), claim.slice(cut + 1));
   }
 
-  async function send(script: LuaLibrary, jobId: string, finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
+  function send(script: LuaLibrary, jobId: string, finish: Deferred | undefined, bullArgs: unknown[]): Promise<unknown> {
     // The finish's arguments without the standard ones the script rebuilds (now, workerId,
     // control, cap), BullMQ's keys of this job, its arguments, then workerId, now and the
     // finish's count.
@@ -352,29 +352,32 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     }
     for (const slot of FINISHED_JOB_KEYS) all.push(bullArgs[slot]);
     pushBullArgv(all, bullArgs, BULL_KEYS).push(options.workerId, Date.now(), na);
-    let raw: [unknown, unknown, string | null];
-    try {
-      raw = (await libraries.run(script, all as (string | number | Buffer)[], all.length - 2)) as typeof raw;
-    } catch (e) {
-      if (finish && deferred.has(jobId)) {
-        // A newer finish of the same job (redelivered meanwhile) waits for the retry: this one
-        // goes alone now rather than replace it.
-        sendFinish(finish);
-      } else if (finish) {
-        // BullMQ retries its completion after a connection error: the finish goes with the
-        // retry, or alone if none comes (a second application is discarded as stale).
-        deferred.set(jobId, finish);
-        setTimeout(() => sendAlone(jobId, finish), RETRY_FALLBACK_MS).unref();
-      }
-      throw e;
-    }
-    if (finish) {
-      if (typeof raw[0] === 'string' && raw[0].startsWith('ERR:')) finish.done(new Error(`finishAttempt in the fused completion: ${raw[0].slice(4)}`));
-      else finish.done(undefined, raw[0]);
-    }
-    if (typeof raw[2] === 'string') takeAnswer(raw[2], raw[1]);
-    // moveToFinished answers nil when there is no next job (Lua tables cannot hold nil).
-    return raw[1] === null ? undefined : raw[1];
+    // Chained rather than awaited: an async function costs a promise and a microtask per step.
+    return libraries.run(script, all as (string | number | Buffer)[], all.length - 2).then(
+      (answer) => {
+        const raw = answer as [unknown, unknown, string | null];
+        if (finish) {
+          if (typeof raw[0] === 'string' && raw[0].startsWith('ERR:')) finish.done(new Error(`finishAttempt in the fused completion: ${raw[0].slice(4)}`));
+          else finish.done(undefined, raw[0]);
+        }
+        if (typeof raw[2] === 'string') takeAnswer(raw[2], raw[1]);
+        // moveToFinished answers nil when there is no next job (Lua tables cannot hold nil).
+        return raw[1] === null ? undefined : raw[1];
+      },
+      (e: unknown) => {
+        if (finish && deferred.has(jobId)) {
+          // A newer finish of the same job (redelivered meanwhile) waits for the retry: this one
+          // goes alone now rather than replace it.
+          sendFinish(finish);
+        } else if (finish) {
+          // BullMQ retries its completion after a connection error: the finish goes with the
+          // retry, or alone if none comes (a second application is discarded as stale).
+          deferred.set(jobId, finish);
+          setTimeout(() => sendAlone(jobId, finish), RETRY_FALLBACK_MS).unref();
+        }
+        throw e;
+      },
+    );
   }
 
   /**
