@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useTestRedis } from '../support/context.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
+import { eventually, startEngine, type Engine } from '../support/engine.ts';
 import { createClient } from '../../src/client.ts';
 import { parseScenario } from '../../src/scenario/load.ts';
 import { BUILTIN_HANDLERS } from '../../src/handlers/builtin/index.ts';
@@ -50,6 +50,19 @@ describe('step jobs (src/engine/jobs.ts)', () => {
     engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
     expect((await engine.finish(runId)).summary.status).toBe('succeeded');
     expect(await t.redis.exists(jobKey)).toBe(0);
+  });
+
+  it('a step job whose data names no run, step and attempt is dropped, and the worker goes on', async () => {
+    const queue = new Queue(STEP_QUEUE, { connection: t.redis.duplicate(), prefix: t.prefix });
+    try {
+      await queue.add(JOB_NAMES.step, { something: 'else' }, { jobId: 'malformed' });
+      engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+      expect((await engine.run(TWO)).summary.status).toBe('succeeded');
+      // Completed, so removed (the worker keeps no completed step jobs); a failed one would be kept.
+      await eventually(async () => (await queue.getJobState('malformed')) === 'unknown', 10_000, 'the malformed job completed');
+    } finally {
+      await queue.close();
+    }
   });
 
   it('a job enqueued in the earlier shape (object data, long id) still runs, and recovery does not call it lost', async () => {
