@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { JobsOptions, Queue } from 'bullmq';
+import type { JobsOptions, Queue, WorkerOptions } from 'bullmq';
 import type { EnqueueItem } from './store.ts';
 
 /** What a step job carries; everything else is read from Redis by the worker. */
@@ -20,12 +20,9 @@ export type StepJobWire = [runId: string, stepId: string, attempt: number];
 
 /** A step job's data, as stored now or as versions before the short form stored it; undefined if neither. */
 export function stepJobData(data: unknown): StepJobData | undefined {
-  if (Array.isArray(data)) {
-    const [runId, stepId, attempt] = data as unknown[];
-    return typeof runId === 'string' && typeof stepId === 'string' && typeof attempt === 'number' ? { runId, stepId, attempt } : undefined;
-  }
   const old = data as Partial<StepJobData> | null;
-  return typeof old?.runId === 'string' && typeof old.stepId === 'string' && typeof old.attempt === 'number' ? { runId: old.runId, stepId: old.stepId, attempt: old.attempt } : undefined;
+  const [runId, stepId, attempt] = Array.isArray(data) ? (data as unknown[]) : [old?.runId, old?.stepId, old?.attempt];
+  return typeof runId === 'string' && typeof stepId === 'string' && typeof attempt === 'number' ? { runId, stepId, attempt } : undefined;
 }
 
 export interface DeadlineJobData {
@@ -36,11 +33,11 @@ export interface DeadlineJobData {
 export const JOB_NAMES = { step: 'step', runDeadline: 'run-deadline', groupDeadline: 'group-deadline' } as const;
 
 /**
- * What becomes of finished jobs. Step jobs leave it to the worker's options (the same values,
- * src/worker/worker.ts), which BullMQ applies to a job whose own options say nothing: a step
- * job's stored options stay short (StepJobWire says why).
+ * What becomes of finished jobs: completed ones go, the last 1000 failed ones stay. Step jobs
+ * leave it to the worker's options (src/worker/worker.ts), which BullMQ applies to a job whose
+ * own options say nothing: a step job's stored options stay short (StepJobWire says why).
  */
-export const KEEP_JOBS = { removeOnComplete: true, removeOnFail: { count: 1000 } } as const satisfies JobsOptions;
+export const KEEP_JOBS = { removeOnComplete: { count: 0 }, removeOnFail: { count: 1000 } } satisfies JobsOptions & Partial<WorkerOptions>;
 
 /**
  * Deterministic: the same attempt of the same step is never enqueued twice. 96 bits of a hash

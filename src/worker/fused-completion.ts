@@ -209,7 +209,6 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
   return [
     engineLua(options),
     // BullMQ's function definitions made once, at load (src/worker/hoist-lua.ts).
-    'local bullFinished',
     hoistedScriptFunction('bullFinished', bullLua),
     'local function main(_, ARGV)',
     '  local n = #ARGV',
@@ -238,7 +237,6 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
 function composeActive(bullLua: string, options: FusedCompletionOptions, constants: readonly string[]): string {
   return [
     engineLua(options),
-    'local bullActive',
     hoistedScriptFunction('bullActive', bullLua),
     // BullMQ's keys are all constant: one table for every call.
     `local BULL_KEYS = ${bullKeysLua(BULL_ACTIVE_KEYS, constants, ACTIVE_CONSTANT_KEYS, {})}`,

@@ -1,8 +1,8 @@
 /**
  * BullMQ's scripts begin with their includes: `local rcall = redis.call` and a few dozen
- * `local function`s (37 in moveToFinished), then the script's own code. Run as a script (or as
+ * local functions (41 in moveToFinished), then the script's own code. Run as a script (or as
  * a function's body, as src/worker/fused-completion.ts first composed them), every call makes
- * every one of those closures anew, and Redis's Lua collects them afterwards: ~7 % of Redis's
+ * every one of those closures anew, and Redis's Lua collects them afterwards: ~8 % of Redis's
  * instructions per step here (docs/performance.md). In a library they can be made once, at
  * load, like the engine's own functions.
  *
@@ -55,11 +55,11 @@ export function hoistFunctions(lua: string): HoistedLua {
 }
 
 /**
- * A BullMQ script as a function of KEYS and ARGV whose definitions are made once: a Lua block
- * that defines `name` (declared by the caller), for a library's top level. The block keeps the
- * script's names from the code around it, and theirs from the script.
+ * A BullMQ script as the local function `name` of KEYS and ARGV whose definitions are made
+ * once, for a library's top level. They sit in a `do` block, which keeps the script's names
+ * from the code around it, and theirs from the script.
  */
 export function hoistedScriptFunction(name: string, lua: string): string {
   const { functions, body } = hoistFunctions(lua);
-  return ['do', functions, `${name} = function(KEYS, ARGV)`, body, 'end', 'end'].join('\n');
+  return [`local ${name}`, 'do', functions, `${name} = function(KEYS, ARGV)`, body, 'end', 'end'].join('\n');
 }

@@ -175,9 +175,8 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       maxStalledCount: 3,
       runRetryDelay: RUN_RETRY_DELAY_MS,
       autorun: true,
-      // For jobs whose options say nothing, as step jobs' (KEEP_JOBS in src/engine/jobs.ts).
-      removeOnComplete: { count: 0 },
-      removeOnFail: KEEP_JOBS.removeOnFail,
+      // For jobs whose options say nothing, as step jobs' (src/engine/jobs.ts).
+      ...KEEP_JOBS,
     },
   );
   worker.on('error', (err) => log.warn({ err }, 'bullmq worker error'));
