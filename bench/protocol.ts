@@ -42,6 +42,9 @@ export interface ChildStats {
   externalBytes: number;
   cpuUserUs: number;
   cpuSystemUs: number;
+  /** The main thread's event loop since the child started (performance.eventLoopUtilization), ms. */
+  loopActiveMs: number;
+  loopIdleMs: number;
 }
 
 export type ChildReply =

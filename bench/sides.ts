@@ -11,7 +11,7 @@ import { createClient, type ScenarioClient } from '../src/client.ts';
 import { STEP_QUEUE } from '../src/redis/keys.ts';
 import type { ScenarioDef } from '../src/scenario/types.ts';
 import { startChild, type BenchChild } from './child.ts';
-import { RAW_QUEUE, type Side } from './protocol.ts';
+import { RAW_QUEUE, type ChildStats, type Side } from './protocol.ts';
 import type { BenchRedis } from './redis.ts';
 import { chainScenario, independentScenario } from './scenarios.ts';
 
@@ -48,6 +48,11 @@ export interface Drained {
   workerCpuUsPerStep: number;
   /** Redis server CPU per step, µs (includes other clients when Redis is shared). */
   redisCpuUsPerStep: number;
+  /**
+   * The worker's event-loop utilisation while it drained (0–1): below 1 its main thread waited,
+   * on Redis's answers or for a core.
+   */
+  workerLoopBusy: number;
 }
 
 const ADD_CHUNK = 1000;
@@ -196,12 +201,21 @@ export async function drain(redis: BenchRedis, workload: Workload, concurrency: 
       stepsPerSec: workload.steps / seconds,
       workerCpuUsPerStep: cpuUs / workload.steps,
       redisCpuUsPerStep: ((redisCpu1 - redisCpu0) * 1e6) / workload.steps,
+      workerLoopBusy: loopBusy(before, after),
     };
   } finally {
     await child.close();
     await filled?.close();
     await redis.clean(prefix);
   }
+}
+
+/** NaN for a --baseline-tree child from before the figure existed. */
+function loopBusy(before: ChildStats, after: ChildStats): number {
+  if (before.loopActiveMs === undefined) return Number.NaN;
+  const active = after.loopActiveMs - before.loopActiveMs;
+  const idle = after.loopIdleMs - before.loopIdleMs;
+  return active + idle > 0 ? active / (active + idle) : 0;
 }
 
 /** The same workload drained by the worker of another checkout. */

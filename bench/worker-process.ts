@@ -83,7 +83,8 @@ async function startScenarioWorker(): Promise<() => Promise<void>> {
 function stats(): ChildStats {
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
-  return { done, failed, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, cpuUserUs: cpu.user, cpuSystemUs: cpu.system };
+  const loop = performance.eventLoopUtilization();
+  return { done, failed, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, loopActiveMs: loop.active, loopIdleMs: loop.idle };
 }
 
 function reply(message: ChildReply): void {

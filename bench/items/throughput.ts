@@ -14,7 +14,8 @@ function sideSummary(drained: Drained[]) {
     stepsPerSec: round(median(drained.map((d) => d.stepsPerSec)), 0),
     workerCpuUsPerStep: round(median(drained.map((d) => d.workerCpuUsPerStep)), 1),
     redisCpuUsPerStep: round(median(drained.map((d) => d.redisCpuUsPerStep)), 1),
-    rounds: drained.map((d) => ({ seconds: round(d.seconds, 3), stepsPerSec: round(d.stepsPerSec, 0), workerCpuUsPerStep: round(d.workerCpuUsPerStep, 1), redisCpuUsPerStep: round(d.redisCpuUsPerStep, 1) })),
+    workerLoopBusy: round(median(drained.map((d) => d.workerLoopBusy)), 3),
+    rounds: drained.map((d) => ({ seconds: round(d.seconds, 3), stepsPerSec: round(d.stepsPerSec, 0), workerCpuUsPerStep: round(d.workerCpuUsPerStep, 1), redisCpuUsPerStep: round(d.redisCpuUsPerStep, 1), workerLoopBusy: round(d.workerLoopBusy, 3) })),
   };
 }
 
