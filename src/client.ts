@@ -4,7 +4,7 @@ import { connectRedis, duplicateConnection, type RedisConnection, redactUrl } fr
 import { createKeys, STEP_QUEUE, type Keys } from './redis/keys.ts';
 import { createRunStore } from './engine/store.ts';
 import { compileScenario } from './scenario/compile.ts';
-import { enqueueSteps, scheduleDeadline } from './engine/jobs.ts';
+import { enqueueSteps, scheduleDeadline, stepHints } from './engine/jobs.ts';
 import { readRun, summarize } from './engine/summary.ts';
 import { parseEvent } from './engine/events.ts';
 import { TERMINAL_RUN_STATUSES, type RunSummary, type ScenarioEvent } from './engine/types.ts';
@@ -208,7 +208,7 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
       const result = await store.createRun(runId, def, compiled.dependents, meta, opts.resume?.reused);
       if (result.code === -1) throw new Error(`run ${runId} already exists`);
       const ttlMs = def.timeoutMs + (opts.retentionMs ?? DEFAULT_RETENTION_MS);
-      await enqueueSteps(queue, runId, await applyAfterCreate(redis, keys, store, { runId, def, ttlMs }, opts, guard.gates, result));
+      await enqueueSteps(queue, runId, await applyAfterCreate(redis, keys, store, { runId, def, ttlMs }, opts, guard.gates, result), stepHints(def));
       await scheduleDeadline(queue, { runId }, def.timeoutMs);
       return { runId };
     },

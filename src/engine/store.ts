@@ -173,7 +173,7 @@ export function staticOf(step: ScenarioDef['steps'][number], dependents: readonl
  * service, no credentials, no cost): a worker may claim it in the script that hands it the
  * job (src/worker/fused-completion.ts). '' for every other step.
  */
-function plainHandlerOf(step: ScenarioDef['steps'][number]): string {
+export function plainHandlerOf(step: ScenarioDef['steps'][number]): string {
   return step.if === undefined && step.service === undefined && step.credentials.length === 0 && step.cost === undefined ? step.uses : '';
 }
 

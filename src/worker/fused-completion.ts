@@ -164,18 +164,39 @@ function engineLua(options: FusedCompletionOptions): string {
     // A job that stalled too often is failed by BullMQ without running: nothing to claim.
     "    elseif job[i] == 'defa' then return false end",
     '  end',
-    "  if name ~= 'step' or not data then return false end",
-    // Matched, not decoded: cjson makes a table, and a number of the attempt to format back.
-    // A step job's data as enqueueSteps writes it (src/engine/jobs.ts); ids are [A-Za-z0-9_-].
-    // Data of any other shape is not claimed here: its processor claims it.
-    `  local runId, stepId, attempt = string.match(data, ${luaString('^%["([%w_-]+)","([%w_-]+)",(%d+)%]$')})`,
-    '  if not runId then return false end',
+    // 'step', or 'step:<handler>[:<group>]' for a plain step (stepJobName, src/engine/jobs.ts).
+    "  if not data or not name or string.sub(name, 1, 4) ~= 'step' then return false end",
+    // Cut, not decoded: cjson makes a table, and a number of the attempt to format back; nor
+    // matched: a pattern with three captures cost ~10k instructions a step. A step job's data
+    // as enqueueSteps writes it (src/engine/jobs.ts), '["<runId>","<stepId>",<attempt>]'. With
+    // no backslash in it no id holds a '"', so the cuts are exact; an id outside
+    // [A-Za-z0-9_-] (never written) would name a run that does not exist. Data of any other
+    // shape is not claimed here: its processor claims it.
+    "  if string.byte(data, 1) ~= 91 or string.byte(data, 2) ~= 34 or string.byte(data, -1) ~= 93 then return false end",
+    "  if string.find(data, '\\\\', 3, true) then return false end",
+    "  local a = string.find(data, '\",\"', 3, true)",
+    '  if not a then return false end',
+    "  local b = string.find(data, '\",', a + 3, true)",
+    '  if not b then return false end',
+    '  local runId, stepId, attempt = string.sub(data, 3, a - 1), string.sub(data, a + 3, b - 1), string.sub(data, b + 2, -2)',
+    "  if runId == '' or stepId == '' or not string.find(attempt, '^%d+$') then return false end",
     '  local k = runKeys(runId)',
-    // The step's plain handler and its static entry (startAttempt's ARGV[10]) in one read.
-    "  local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId)",
-    '  if not dag[1] or not PLAIN[dag[1]] then return false end',
+    // The step's plain handler and group, from the job's name or else the dag hash; the group
+    // goes to startAttempt as a static entry (its ARGV[10]) of which it reads only that.
+    '  local handler, entry',
+    "  if name == 'step' then",
+    "    local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId)",
+    '    handler, entry = dag[1], dag[2]',
+    '  elseif string.byte(name, 5) == 58 then',
+    "    local colon = string.find(name, ':', 6, true)",
+    "    if colon then handler, entry = string.sub(name, 6, colon - 1), '00|' .. string.sub(name, colon + 1) .. '|'",
+    "    else handler, entry = string.sub(name, 6), '00||' end",
+    '  else',
+    '    return false',
+    '  end',
+    '  if not handler or not entry or not PLAIN[handler] then return false end',
     // '' = the run's scenario, which startAttempt reads when a halt is on.
-    "  local argv = {runId, now, workerId, CONTROL, CAP, stepId, attempt, '1', '', dag[2]}",
+    "  local argv = {runId, now, workerId, CONTROL, CAP, stepId, attempt, '1', '', entry}",
     "  return jobId .. '\\31' .. packed(startAttempt(k, argv))",
     'end',
     // BullMQ answers {jobFields, jobId, limitUntil, delayUntil}; an empty table when no job.
@@ -213,7 +234,9 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     'local function main(_, ARGV)',
     '  local n = #ARGV',
     '  local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
+    // CARRY (includes/run-core.lua) outlives a call in a library: never from an earlier one.
     '  local engine = false',
+    '  CARRY = nil',
     '  if na > 0 then',
     // Made at its size: a table that grows is reallocated on the way.
     '    local argv = {ARGV[1], NOW_MS, WORKER_ID, CONTROL, CAP, unpack(ARGV, 2, na)}',
@@ -221,6 +244,8 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
     '    local ok, answer = pcall(finishAttempt, runKeys(ARGV[1]), argv)',
     `    if ok then engine = packed(answer) else engine = 'ERR:' .. ${errText('answer')} end`,
+    // The run as the finish left it, for the claim of the next job when it is of the same run.
+    '    if ok and RUN then CARRY = {K_RUN, STATUS, RUN.deadline} end',
     '  end',
     `  local bull = bullFinished(${bullKeysLua(BULL_KEYS, constants, FINISHED_CONSTANT_KEYS, jobKeys)}, {unpack(ARGV, na + ${FINISHED_JOB_KEYS.length + 1}, n - 3)})`,
     '  if bull == nil then bull = false end',
@@ -243,6 +268,7 @@ function composeActive(bullLua: string, options: FusedCompletionOptions, constan
     'local function main(_, ARGV)',
     '  local n = #ARGV',
     '  local WORKER_ID, NOW_MS = ARGV[n - 1], ARGV[n]',
+    '  CARRY = nil',
     '  local bull = bullActive(BULL_KEYS, {unpack(ARGV, 1, n - 2)})',
     '  if bull == nil then bull = false end',
     '  return {bull, claimOf(bull, NOW_MS, WORKER_ID)}',
@@ -340,18 +366,23 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     // The finish's arguments without the standard ones the script rebuilds (now, workerId,
     // control, cap), BullMQ's keys of this job, its arguments, then workerId, now and the
     // finish's count.
-    const all: unknown[] = [];
-    let na = 0;
-    if (finish) {
-      const fargs = finish.invocation.args;
-      all.push(fargs[0]);
-      for (let i = STANDARD_ARGS; i < fargs.length; i++) all.push(fargs[i]);
-      na = fargs.length - STANDARD_ARGS + 1;
+    // Made at its size, with the two slots runPrefixed fills: an array grown by push is
+    // reallocated on the way, per step.
+    const fargs = finish?.invocation.args;
+    const na = fargs ? fargs.length - STANDARD_ARGS + 1 : 0;
+    const all: unknown[] = new Array(2 + na + FINISHED_JOB_KEYS.length + (bullArgs.length - BULL_KEYS) + 3);
+    let k = 2;
+    if (fargs) {
+      all[k++] = fargs[0];
+      for (let i = STANDARD_ARGS; i < fargs.length; i++) all[k++] = fargs[i];
     }
-    for (const slot of FINISHED_JOB_KEYS) all.push(bullArgs[slot]);
-    pushBullArgv(all, bullArgs, BULL_KEYS).push(options.workerId, Date.now(), na);
+    for (const slot of FINISHED_JOB_KEYS) all[k++] = bullArgs[slot];
+    for (let i = BULL_KEYS; i < bullArgs.length; i++) all[k++] = bullArgs[i] ?? '';
+    all[k++] = options.workerId;
+    all[k++] = Date.now();
+    all[k] = na;
     // Chained rather than awaited: an async function costs a promise and a microtask per step.
-    return libraries.run(script, all as (string | number | Buffer)[], all.length - 2).then(
+    return libraries.runPrefixed(script, all as (string | number | Buffer)[], all.length - 2).then(
       (answer) => {
         const raw = answer as [unknown, unknown, string | null];
         if (finish) {
@@ -401,9 +432,9 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   if (activeName && VERIFIED_MOVE_TO_ACTIVE.has(luaSha(scripts[activeName].lua))) {
     const activeScript = composer(options.keys.prefix, ACTIVE_CONSTANT_KEYS, (constants) => composeActive(scripts[activeName].lua, options, constants));
     redis[activeName] = wrap(redis[activeName] as Command, 'moveToActive', activeScript, async (active, flat) => {
-      const all = pushBullArgv([], flat, BULL_ACTIVE_KEYS);
+      const all = pushBullArgv([undefined, undefined], flat, BULL_ACTIVE_KEYS);
       all.push(options.workerId, Date.now());
-      const raw = (await libraries.run(active, all as (string | number | Buffer)[], all.length - 1)) as [unknown, string | null];
+      const raw = (await libraries.runPrefixed(active, all as (string | number | Buffer)[], all.length - 1)) as [unknown, string | null];
       if (typeof raw[1] === 'string') takeAnswer(raw[1], raw[0]);
       return raw[0];
     });

@@ -6,7 +6,7 @@ import type { HandlerContext, Usage } from '../handlers/types.ts';
 import type { HandlerRegistry } from '../handlers/registry.ts';
 import { compileExpression, prepareContext, type PreparedContext } from '../scenario/cel.ts';
 import { nextRetry } from '../engine/backoff.ts';
-import { enqueueSteps, scheduleDeadline, type StepJobData } from '../engine/jobs.ts';
+import { enqueueSteps, scheduleDeadline, stepHints, type StepJobData } from '../engine/jobs.ts';
 import { loadStepContexts } from '../engine/run-context.ts';
 import { parseResult, staticOf, type AttemptOutcome, type AttemptRecord, type RunStore, type TransitionResult } from '../engine/store.ts';
 import type { Keys } from '../redis/keys.ts';
@@ -63,7 +63,10 @@ export async function applyTransition(deps: StepProcessorDeps, runId: string, re
 /** applyTransition, synchronous when there is nothing to enqueue (a promise only when there is). */
 function applyTransitionNow(deps: StepProcessorDeps, runId: string, result: TransitionResult): Promise<void> | undefined {
   if (result.code === 0) return undefined;
-  if (result.toEnqueue.length > 0) return enqueueSteps(deps.queue, runId, result.toEnqueue).then(() => deps.onTransition(runId, result));
+  if (result.toEnqueue.length > 0) {
+    const run = deps.runs.peek(runId);
+    return enqueueSteps(deps.queue, runId, result.toEnqueue, run && stepHints(run.def)).then(() => deps.onTransition(runId, result));
+  }
   deps.onTransition(runId, result);
   return undefined;
 }

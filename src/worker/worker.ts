@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { connectRedis, duplicateConnection, type RedisConnection } from '../redis/connection.ts';
 import { createKeys, STEP_QUEUE } from '../redis/keys.ts';
 import { createRunStore } from '../engine/store.ts';
-import { JOB_NAMES, KEEP_JOBS, stepJobData, type DeadlineJobData, type StepJobData } from '../engine/jobs.ts';
+import { JOB_NAMES, KEEP_JOBS, isStepJobName, stepJobData, type DeadlineJobData, type StepJobData } from '../engine/jobs.ts';
 import { createListeners, type EventListener } from '../engine/listeners.ts';
 import type { EventType } from '../engine/types.ts';
 import { createHandlerRegistry } from '../handlers/registry.ts';
@@ -152,7 +152,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     STEP_QUEUE,
     // Not async: an async function returning a promise costs the step two more microtasks.
     (job: Job, token?: string): Promise<void> => {
-      if (job.name === JOB_NAMES.step) {
+      if (isStepJobName(job.name)) {
         // Stored short (StepJobWire); the processor reads the named form.
         const data = stepJobData(job.data);
         if (!data) {

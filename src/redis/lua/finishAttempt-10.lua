@@ -16,19 +16,19 @@ beginRun(KEYS, ARGV)
 local sid, attempt, outcome = ARGV[6], ARGV[7], ARGV[8]
 runCounters()
 if runTerminal() then return result(0, 'run_over') end
-local current = redis.call('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid)
+local current = rcall('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid)
 if current[1] ~= 'running' or current[2] ~= attempt then return result(0, 'stale') end
-redis.call('HSET', K_ATT, sid .. '|' .. attempt, ARGV[10])
+rcall('HSET', K_ATT, sid .. '|' .. attempt, ARGV[10])
 
 if outcome == 'retry' then
   local nextAttempt = tonumber(attempt) + 1
-  redis.call('HSET', K_STEPS, 'st|' .. sid, 'retrying', 'a|' .. sid, nextAttempt)
+  rcall('HSET', K_STEPS, 'st|' .. sid, 'retrying', 'a|' .. sid, nextAttempt)
   emit('step.retrying', sid, attempt, {kind = ARGV[12], message = ARGV[13], delayMs = tonumber(ARGV[11])})
   TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|' .. nextAttempt .. '|' .. ARGV[11]
   return result(1)
 end
 
-if outcome == 'succeeded' and ARGV[9] ~= '' then redis.call('HSET', K_OUT, sid, ARGV[9]) end
+if outcome == 'succeeded' and ARGV[9] ~= '' then rcall('HSET', K_OUT, sid, ARGV[9]) end
 local _, coe = static(sid, ARGV[14])
 local continued = coe and outcome ~= 'succeeded' and outcome ~= 'cancelled'
 local data = nil

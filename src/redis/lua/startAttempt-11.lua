@@ -17,51 +17,61 @@
 begin(KEYS, ARGV)
 
 local sid, attempt = ARGV[6], ARGV[7]
-local run = redis.call('HMGET', K_RUN, 'status', 'deadline')
-local rs = run[1]
+local rs, runDeadline
+if CARRY and CARRY[1] == K_RUN then
+  rs, runDeadline = CARRY[2], CARRY[3]
+else
+  local run = rcall('HMGET', K_RUN, 'status', 'deadline')
+  rs, runDeadline = run[1], run[2]
+end
+CARRY = nil
 STATUS = rs
 if not rs then return result(0, 'run_missing') end
 if rs ~= 'queued' and rs ~= 'running' then return result(0, 'run_' .. rs) end
 -- The kill switch's hash exists only while a halt is on: the common case costs one EXISTS.
-if ARGV[8] == '1' and redis.call('EXISTS', KEYS[11]) == 1 then
+if ARGV[8] == '1' and rcall('EXISTS', KEYS[11]) == 1 then
   local scenario = ARGV[9]
-  if scenario == '' then scenario = redis.call('HGET', K_RUN, 'scenario') or '' end
-  local halt = redis.call('HMGET', KEYS[11], '*', 'scenario:' .. scenario)
+  if scenario == '' then scenario = rcall('HGET', K_RUN, 'scenario') or '' end
+  local halt = rcall('HMGET', KEYS[11], '*', 'scenario:' .. scenario)
   if halt[1] or halt[2] then return result(4, halt[1] or halt[2]) end
 end
-local deadline = tonumber(run[2])
+local deadline = tonumber(runDeadline)
 if NOW >= deadline then return result(2, 'run') end
-local step = redis.call('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid, 't0|' .. sid)
+local step = rcall('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid, 't0|' .. sid)
 local st = step[1]
 if step[2] ~= attempt then return result(0, 'stale_attempt') end
 if st ~= 'queued' and st ~= 'retrying' and st ~= 'running' then return result(0, 'step_' .. tostring(st)) end
 
-local group = string.match(ARGV[10] or redis.call('HGET', K_DAG, sid), '^..|([^|]*)|')
+-- The static entry "<hasIf><coe>|<group>|<deps>" (run-state.lua static): byte 4 is '|' (124)
+-- when the step has no group, the common case, read without a pattern.
+local entry = ARGV[10] or rcall('HGET', K_DAG, sid)
+local group = ''
+if string.byte(entry, 4) ~= 124 then group = string.sub(entry, 4, string.find(entry, '|', 4, true) - 1) end
 -- The deadline goes back as the string it is stored as (formatting a Lua number costs a printf).
 local groupDeadline, newGroup = '0', ''
 if group ~= '' then
-  local dl = redis.call('HGET', K_GRP, 'dl|' .. group)
+  local dl = rcall('HGET', K_GRP, 'dl|' .. group)
   if dl then
     if NOW >= tonumber(dl) then return result(3, group) end
     groupDeadline = dl
   else
-    groupDeadline = NOW + tonumber(redis.call('HGET', K_GRP, 'to|' .. group))
-    redis.call('HSET', K_GRP, 'start|' .. group, NOW_S, 'dl|' .. group, groupDeadline)
+    groupDeadline = NOW + tonumber(rcall('HGET', K_GRP, 'to|' .. group))
+    rcall('HSET', K_GRP, 'start|' .. group, NOW_S, 'dl|' .. group, groupDeadline)
     newGroup = group
   end
 end
 
 if rs == 'queued' then
-  redis.call('HSET', K_RUN, 'status', 'running', 'startedAt', NOW_S)
+  rcall('HSET', K_RUN, 'status', 'running', 'startedAt', NOW_S)
   STATUS = 'running'
   emit('run.started', nil, nil, nil)
 end
 if step[3] then
-  redis.call('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER)
+  rcall('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER)
 else
-  redis.call('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER, 't0|' .. sid, NOW_S)
+  rcall('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER, 't0|' .. sid, NOW_S)
 end
 local data = nil
 if st == 'running' then data = {restart = true} end
 emit('step.started', sid, attempt, data)
-return result(1, run[2] .. '|' .. groupDeadline .. '|' .. newGroup)
+return result(1, runDeadline .. '|' .. groupDeadline .. '|' .. newGroup)

@@ -13,7 +13,7 @@ local function beginRun(keys, argv)
 end
 
 local function sget(field, sid)
-  return redis.call('HGET', KS[2], field .. '|' .. sid)
+  return rcall('HGET', KS[2], field .. '|' .. sid)
 end
 
 local function split(csv)
@@ -30,9 +30,12 @@ end
 local function static(sid, entry)
   local f = STATIC[sid]
   if not f then
-    if not entry or entry == '' then entry = redis.call('HGET', KS[3], sid) end
-    local hasIf, coe, group, deps = string.match(entry, '^(.)(.)|([^|]*)|(.*)$')
-    f = {hasIf == '1', coe == '1', group, split(deps)}
+    if not entry or entry == '' then entry = rcall('HGET', KS[3], sid) end
+    -- "<hasIf><coe>|<group>|<deps>": two bytes '0'/'1' (49 = '1'), then '|' at 3. Read by byte
+    -- and a plain find: a pattern with four captures costs several times as much, per step.
+    local hasIf, coe = string.byte(entry, 1, 2)
+    local bar = string.find(entry, '|', 4, true)
+    f = {hasIf == 49, coe == 49, string.sub(entry, 4, bar - 1), split(string.sub(entry, bar + 1))}
     STATIC[sid] = f
   end
   return f[1], f[2], f[3], f[4]
@@ -43,7 +46,7 @@ local function runTerminal()
   return st ~= 'queued' and st ~= 'running'
 end
 
--- The run's status, counters and maxParallel, read once per script and kept current by the
+-- The run's status, counters, maxParallel and deadline (CARRY), read once per script and kept current by the
 -- writes here: HINCRBY answers the new count, so nothing is read twice (its amounts are strings:
 -- formatting a Lua number costs more than the command). `open` is known once a step ended.
 -- `parking` says whether the wait list may hold steps: a step is parked only while inflight >=
@@ -51,10 +54,11 @@ end
 -- empty when this script found inflight below maxParallel and parked nothing itself.
 local function runCounters()
   if RUN == nil then
-    local r = redis.call('HMGET', KS[1], 'status', 'inflight', 'failed', 'maxParallel')
+    local r = rcall('HMGET', KS[1], 'status', 'inflight', 'failed', 'maxParallel', 'deadline')
     if STATUS == nil then STATUS = r[1] or false end
     local inflight, maxParallel = tonumber(r[2] or '0'), tonumber(r[4] or '0')
-    RUN = {inflight = inflight, maxParallel = maxParallel, failed = r[3] == '1', parking = inflight >= maxParallel, open = nil}
+    RUN = {inflight = inflight, maxParallel = maxParallel, failed = r[3] == '1', parking = inflight >= maxParallel, open = nil,
+      deadline = r[5]}
   end
   return RUN
 end
@@ -63,7 +67,7 @@ end
 local function markFailed()
   local run = runCounters()
   if not run.failed then
-    redis.call('HSET', KS[1], 'failed', '1')
+    rcall('HSET', KS[1], 'failed', '1')
     run.failed = true
   end
 end
@@ -71,12 +75,12 @@ end
 -- Moves a step to a terminal status and returns whether it blocks its dependents. `prev`, the
 -- step's status, is read here unless the caller has it.
 local function finishStep(sid, st, reason, continued, attempt, data, prev)
-  if prev == nil then prev = redis.call('HGET', KS[2], 'st|' .. sid) end
+  if prev == nil then prev = rcall('HGET', KS[2], 'st|' .. sid) end
   local run = runCounters()
   if prev == 'queued' or prev == 'running' or prev == 'retrying' then
-    run.inflight = redis.call('HINCRBY', KS[1], 'inflight', '-1')
+    run.inflight = rcall('HINCRBY', KS[1], 'inflight', '-1')
   end
-  run.open = redis.call('HINCRBY', KS[1], 'open', '-1')
+  run.open = rcall('HINCRBY', KS[1], 'open', '-1')
   local ev = data
   -- AV[2]: now.
   if (reason and reason ~= '') or continued then
@@ -89,9 +93,9 @@ local function finishStep(sid, st, reason, continued, attempt, data, prev)
       fields[#fields + 1] = 'c|' .. sid; fields[#fields + 1] = '1'
       ev = ev or {}; ev['continued'] = true
     end
-    redis.call('HSET', KS[2], unpack(fields))
+    rcall('HSET', KS[2], unpack(fields))
   else
-    redis.call('HSET', KS[2], 'st|' .. sid, st, 't1|' .. sid, AV[2])
+    rcall('HSET', KS[2], 'st|' .. sid, st, 't1|' .. sid, AV[2])
   end
   emit('step.' .. st, sid, attempt, ev)
   if (st == 'failed' or st == 'timed_out') and not continued then markFailed() end
@@ -105,12 +109,12 @@ end
 local function admit(sid)
   local run = runCounters()
   if run.inflight >= run.maxParallel then
-    redis.call('RPUSH', KS[8], sid)
+    rcall('RPUSH', KS[8], sid)
     run.parking = true
     return
   end
-  run.inflight = redis.call('HINCRBY', KS[1], 'inflight', '1')
-  redis.call('HSET', KS[2], 'st|' .. sid, 'queued', 'a|' .. sid, '1')
+  run.inflight = rcall('HINCRBY', KS[1], 'inflight', '1')
+  rcall('HSET', KS[2], 'st|' .. sid, 'queued', 'a|' .. sid, '1')
   emit('step.queued', sid, '1', nil)
   TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|1|0'
 end
@@ -132,15 +136,15 @@ local function rare()
     if runTerminal() then return end
     local fields = {'status', status, 'finishedAt', AV[2]}
     if reason and reason ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = reason end
-    redis.call('HSET', KS[1], unpack(fields))
+    rcall('HSET', KS[1], unpack(fields))
     STATUS = status
-    redis.call('ZREM', KS[10], AV[1])
+    rcall('ZREM', KS[10], AV[1])
     -- A finished run is kept for its retention, then Redis forgets it: every key of the run
     -- (not the global stream, KS[7], nor the active runs, KS[10]).
-    local retention = tonumber(redis.call('HGET', KS[1], 'retentionMs') or '0')
+    local retention = tonumber(rcall('HGET', KS[1], 'retentionMs') or '0')
     if retention and retention > 0 then
       for _, i in ipairs({1, 2, 3, 4, 5, 6, 8, 9}) do
-        redis.call('PEXPIRE', KS[i], retention)
+        rcall('PEXPIRE', KS[i], retention)
       end
     end
     local data = nil
@@ -159,7 +163,7 @@ local function rare()
         if st == 'running' then
           local rec = {attempt = tonumber(attempt), kind = kind, message = message,
             startedAt = tonumber(sget('ts', sid)), finishedAt = tonumber(AV[2]), workerId = sget('w', sid) or ''}
-          redis.call('HSET', KS[5], sid .. '|' .. attempt, cjson.encode(rec))
+          rcall('HSET', KS[5], sid .. '|' .. attempt, cjson.encode(rec))
           TO_ABORT[#TO_ABORT + 1] = sid
           done[#done + 1] = {sid, finishStep(sid, runningStatus, reason, false, tonumber(attempt), {message = message})}
         else
@@ -174,7 +178,7 @@ local function rare()
 
   local function publishAborts(reason, message)
     if #TO_ABORT > 0 then
-      redis.call('PUBLISH', AV[4], cjson.encode({type = 'abort', runId = AV[1], steps = TO_ABORT,
+      rcall('PUBLISH', AV[4], cjson.encode({type = 'abort', runId = AV[1], steps = TO_ABORT,
         reason = reason, message = message}))
     end
   end
@@ -182,11 +186,11 @@ local function rare()
   -- First failure of a failFast run: abort running steps, skip the parked ones without `if`;
   -- steps with an explicit `if` still decide once their needs end (SPEC §2 teardown).
   local function abortForFailFast()
-    if redis.call('HGET', KS[1], 'failFast') ~= '1' then return {} end
-    if redis.call('HGET', KS[1], 'aborting') == '1' then return {} end
-    redis.call('HSET', KS[1], 'aborting', '1')
+    if rcall('HGET', KS[1], 'failFast') ~= '1' then return {} end
+    if rcall('HGET', KS[1], 'aborting') == '1' then return {} end
+    rcall('HSET', KS[1], 'aborting', '1')
     local message = 'another step failed and the run is failFast'
-    local ids = split(redis.call('HGET', KS[3], '_ids'))
+    local ids = split(rcall('HGET', KS[3], '_ids'))
     local done = sweep(ids, 'cancelled', 'cancelled', 'fail_fast', message, 'cancelled', true)
     for _, sid in ipairs(ids) do
       if sget('st', sid) == 'pending' and tonumber(sget('n', sid)) == 0 and not static(sid) then
@@ -215,11 +219,11 @@ local function advance(pending)
     i = i + 1
     local _, _, _, deps = static(sid)
     for _, d in ipairs(deps) do
-      if blocking then redis.call('HSET', KS[2], 'b|' .. d, '1') end
-      local left = redis.call('HINCRBY', KS[2], 'n|' .. d, '-1')
+      if blocking then rcall('HSET', KS[2], 'b|' .. d, '1') end
+      local left = rcall('HINCRBY', KS[2], 'n|' .. d, '-1')
       if left == 0 and sget('st', d) == 'pending' then
         local hasIf = static(d)
-        if not hasIf and aborting == nil then aborting = redis.call('HGET', KS[1], 'aborting') == '1' end
+        if not hasIf and aborting == nil then aborting = rcall('HGET', KS[1], 'aborting') == '1' end
         if hasIf then
           admit(d)
         elseif aborting then
@@ -235,13 +239,13 @@ local function advance(pending)
   local run = runCounters()
   if run.parking then
     while run.inflight < run.maxParallel do
-      local sid = redis.call('LPOP', KS[8])
+      local sid = rcall('LPOP', KS[8])
       if not sid then break end
       if sget('st', sid) == 'pending' then admit(sid) end
     end
   end
   if runTerminal() then return end
-  if run.open == nil then run.open = tonumber(redis.call('HGET', KS[1], 'open')) end
+  if run.open == nil then run.open = tonumber(rcall('HGET', KS[1], 'open')) end
   if run.open > 0 then return end
   if run.failed then rare().endRun('failed', nil) else rare().endRun('succeeded', nil) end
 end
