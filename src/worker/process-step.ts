@@ -143,9 +143,8 @@ const UNOBSERVED = () => {};
 /** A claim made before the processor ran (src/worker/fused-completion.ts), and what holds it. */
 interface Preclaim {
   readonly claim: TransitionResult;
-  /** Registered in `inflight` since the claim (both set, or neither): the attempt's abort. */
+  /** Registered in `inflight` since the claim: the attempt's abort. */
   readonly abort?: AttemptAbort;
-  readonly release?: () => void;
   /** The claim was used or given back: nothing to undo on failure. */
   settled: boolean;
 }
@@ -263,15 +262,15 @@ export function createStepProcessor(deps: StepProcessorDeps) {
   async function processPreclaimed(job: Job<StepJobData>, token: string | undefined, preclaimed: TransitionResult): Promise<void> {
     const { runId, stepId, attempt } = job.data;
     const abort = new AttemptAbort();
-    const remove = deps.inflight.add(runId, stepId, abort);
-    const held: Preclaim = { claim: preclaimed, abort, settled: false, release: remove };
+    deps.inflight.add(runId, stepId, abort);
+    const held: Preclaim = { claim: preclaimed, abort, settled: false };
     try {
       await runStep(job, token, held);
     } catch (e) {
       if (!held.settled && !(e instanceof DelayedError)) await store.releaseAttempt(runId, stepId, attempt, 'error').catch(() => undefined);
       throw e;
     } finally {
-      remove();
+      deps.inflight.remove(abort);
     }
   }
 
@@ -356,7 +355,10 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       return;
     }
     deps.onTransition(run.runId, claim);
-    const [, groupDeadline, newGroup] = claim.extra.split('|');
+    // "<runDeadline>|<groupDeadline>|<newGroup>", cut without a split's array (per step).
+    const bar = claim.extra.indexOf('|', claim.extra.indexOf('|') + 1);
+    const groupDeadline = claim.extra.slice(claim.extra.indexOf('|') + 1, bar);
+    const newGroup = claim.extra.slice(bar + 1);
     if (newGroup) {
       try {
         await scheduleDeadline(deps.queue, { runId: run.runId, group: newGroup }, Number(groupDeadline) - Date.now());
@@ -370,7 +372,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     const observed = deps.observer ? observeAttempt(deps.observer, { scenario: run.def.name, handler: step.def.uses, service: step.def.service, gatedMock: lease.mock && !run.mock }, () => attemptLog.get()) : UNOBSERVED;
     // A step claimed on hand-over has been registered for aborts since then (processPreclaimed).
     const abort = held?.abort ?? new AttemptAbort();
-    const release = held?.release ?? deps.inflight.add(run.runId, data.stepId, abort);
+    if (!held?.abort) deps.inflight.add(run.runId, data.stepId, abort);
     let result: AttemptResult;
     try {
       if (input instanceof Error) {
@@ -389,7 +391,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     } catch (e) {
       result = { ok: false, failure: toFailure(e), usage: [] };
     } finally {
-      release();
+      deps.inflight.remove(abort);
     }
     let committed: CostTotals | void = undefined;
     try {
