@@ -7,7 +7,7 @@ import { parseScenario } from '../../src/scenario/load.ts';
 import { BUILTIN_HANDLERS } from '../../src/handlers/builtin/index.ts';
 import { createKeys, STEP_QUEUE } from '../../src/redis/keys.ts';
 import { inspectRun } from '../../src/recovery/inspect.ts';
-import { JOB_NAMES, legacyStepJobId, stepJobId } from '../../src/engine/jobs.ts';
+import { isStepJobName, JOB_NAMES, legacyStepJobId, stepJobId } from '../../src/engine/jobs.ts';
 
 const t = useTestRedis('step-jobs');
 let engine: Engine | undefined;
@@ -50,6 +50,25 @@ describe('step jobs (src/engine/jobs.ts)', () => {
     engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
     expect((await engine.finish(runId)).summary.status).toBe('succeeded');
     expect(await t.redis.exists(jobKey)).toBe(0);
+  });
+
+  it('a plain step\'s job is named for its handler and group; any other is named step', async () => {
+    const def = scenario(
+      'name: named-jobs\ngroups:\n  pay: { timeoutMs: 60000 }\nsteps:\n' +
+        '  - { id: plain, uses: noop }\n  - { id: grouped, uses: noop, group: pay }\n  - { id: conditional, uses: noop, if: "true" }\n',
+    );
+    const runId = await enqueueOnly(def);
+    const nameOf = (stepId: string) => t.redis.hget(`${t.prefix}:${STEP_QUEUE}:${stepJobId(runId, stepId, 1)}`, 'name');
+    expect(await nameOf('plain')).toBe('step:noop');
+    expect(await nameOf('grouped')).toBe('step:noop:pay');
+    expect(await nameOf('conditional')).toBe('step');
+    for (const name of ['step', 'step:noop', 'step:noop:pay']) expect(isStepJobName(name)).toBe(true);
+    expect(isStepJobName('run-deadline')).toBe(false);
+    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+    const run = await engine.finish(runId);
+    expect(run.summary.status).toBe('succeeded');
+    // The group's window opened with its first step, claimed from the job's name.
+    expect(await t.redis.hget(createKeys(t.prefix).runGroups(runId), 'dl|pay')).not.toBeNull();
   });
 
   it('a step job whose data names no run, step and attempt is dropped, and the worker goes on', async () => {
