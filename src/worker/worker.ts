@@ -192,8 +192,9 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       keys,
       workerId,
       // A handler with its own estimate may need a reservation: its steps are claimed after
-      // admission. A custom guard may decide anything before the claim: nothing is pre-claimed.
-      plainHandlers: options.guard ? [] : registry.names().filter((name) => !registry.get(name).estimate),
+      // admission. A custom guard may decide anything before the claim: nothing is pre-claimed,
+      // except under OPEN_GUARD, which lets every attempt proceed.
+      plainHandlers: options.guard && options.guard !== OPEN_GUARD ? [] : registry.names().filter((name) => !registry.get(name).estimate),
     },
     log,
   );

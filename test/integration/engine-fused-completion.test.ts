@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { useTestRedis } from '../support/context.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { luaScripts } from '../../src/redis/lua-scripts.generated.ts';
+import { OPEN_GUARD } from '../../src/worker/guard.ts';
 import { fusedCompletionUnavailable, VERIFIED_MOVE_TO_ACTIVE, VERIFIED_MOVE_TO_FINISHED } from '../../src/worker/fused-completion.ts';
 import type { RedisConnection } from '../../src/redis/connection.ts';
 import { deleteLibraries, libraryNamePrefix, listLibraries } from '../../src/redis/functions.ts';
@@ -162,6 +163,20 @@ describe('round trips per step (docs/performance.md)', () => {
     // starts with jobs waiting here); unclaimed on hand-over, the 24 others would be 24 more.
     expect(counts.startAttempt).toBeLessThanOrEqual(2);
     expect(counts.fused).toBeGreaterThanOrEqual(24);
+  });
+
+  it('a worker with OPEN_GUARD claims plain steps on hand-over too; another custom guard does not', async () => {
+    for (const [guard, separate] of [[OPEN_GUARD, 1], [{ before: OPEN_GUARD.before }, 26]] as const) {
+      engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2, guard });
+      let run: Awaited<ReturnType<Engine['run']>> | undefined;
+      const counts = await countScripts(t.prefix, async () => {
+        run = await engine!.run(WIDE);
+      });
+      expect(run?.summary.status).toBe('succeeded');
+      expect(counts.startAttempt).toBe(separate);
+      await engine.close();
+      engine = undefined;
+    }
   });
 
   it('SQ_REDIS_FUNCTIONS=0: the same compositions run as scripts, with the same verdict', async () => {
