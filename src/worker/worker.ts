@@ -174,7 +174,9 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       stalledInterval: options.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS,
       maxStalledCount: 3,
       runRetryDelay: RUN_RETRY_DELAY_MS,
-      autorun: true,
+      // Started below, once its calls are wrapped (fused completion): with jobs already
+      // waiting, a slot's first fetch would otherwise come before the wrap, unclaimed.
+      autorun: false,
       // For jobs whose options say nothing, as step jobs' (src/engine/jobs.ts).
       ...KEEP_JOBS,
     },
@@ -198,6 +200,8 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     },
     log,
   );
+  // As BullMQ's autorun does.
+  worker.run().catch((error: unknown) => worker.emit('error', error instanceof Error ? error : new Error(String(error))));
 
   const startedAt = Date.now();
   const credentialNames = heldCredentialNames();
