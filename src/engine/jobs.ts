@@ -47,7 +47,7 @@ export interface StepJobHint {
 /**
  * A step job's name: `step`, or `step:<handler>` / `step:<handler>:<group>` for a plain step.
  * The worker's fused completion claims a job as BullMQ hands it over when its step is plain;
- * read from the name (which it has already), that costs no read of the run's dag hash, 1.5 %
+ * read from the name (which it has already), that costs no read of the run's dag hash, ~1 %
  * of Redis's work per step. Handler names hold no ':' (HANDLER_NAME_PATTERN), groups neither.
  */
 export function stepJobName(hint: StepJobHint | undefined): string {

@@ -167,7 +167,7 @@ function engineLua(options: FusedCompletionOptions): string {
     // 'step', or 'step:<handler>[:<group>]' for a plain step (stepJobName, src/engine/jobs.ts).
     "  if not data or not name or string.sub(name, 1, 4) ~= 'step' then return false end",
     // Cut, not decoded: cjson makes a table, and a number of the attempt to format back; nor
-    // matched: a pattern with three captures cost ~10k instructions a step. A step job's data
+    // matched (a pattern with captures costs more than these cuts). A step job's data
     // as enqueueSteps writes it (src/engine/jobs.ts), '["<runId>","<stepId>",<attempt>]'. With
     // no backslash in it no id holds a '"', so the cuts are exact; an id outside
     // [A-Za-z0-9_-] (never written) would name a run that does not exist. Data of any other

@@ -32,7 +32,7 @@ local function static(sid, entry)
   if not f then
     if not entry or entry == '' then entry = rcall('HGET', KS[3], sid) end
     -- "<hasIf><coe>|<group>|<deps>": two bytes '0'/'1' (49 = '1'), then '|' at 3. Read by byte
-    -- and a plain find: a pattern with four captures costs several times as much, per step.
+    -- and a plain find: a pattern with four captures costs more, on every finish.
     local hasIf, coe = string.byte(entry, 1, 2)
     local bar = string.find(entry, '|', 4, true)
     f = {hasIf == 49, coe == 49, string.sub(entry, 4, bar - 1), split(string.sub(entry, bar + 1))}
