@@ -71,7 +71,7 @@ export function stepHints(def: ScenarioDef): (stepId: string) => StepJobHint | u
 
 /** Whether a job is a step job, by its name (stepJobName). */
 export function isStepJobName(name: string): boolean {
-  return name === JOB_NAMES.step || name.startsWith('step:');
+  return name === JOB_NAMES.step || name.startsWith(`${JOB_NAMES.step}:`);
 }
 
 /**

@@ -101,10 +101,7 @@ export class LuaLibraries {
    * time after a newer one.
    */
   run(lib: LuaLibrary, args: (string | number | Buffer)[], nowAt?: number): Promise<unknown> {
-    if (!this.ready || this.refused !== undefined) return this.firstRun(lib, args, nowAt);
-    // Every call once the probe answered: no async frame of its own (a promise and a microtask per step).
-    this.used.add(lib.name);
-    return this.redis.fcall(lib.name, 0, ...args).catch((e: unknown) => (notFound(e) ? this.loadAndRun(lib, args, nowAt) : Promise.reject(e)));
+    return this.runPrefixed(lib, ['', 0, ...args], nowAt === undefined ? undefined : nowAt + 2);
   }
 
   /**
@@ -114,6 +111,7 @@ export class LuaLibraries {
    */
   runPrefixed(lib: LuaLibrary, argv: (string | number | Buffer)[], nowAt?: number): Promise<unknown> {
     if (!this.ready || this.refused !== undefined) return this.firstRun(lib, argv.slice(2), nowAt === undefined ? undefined : nowAt - 2);
+    // Every call once the probe answered: no async frame of its own (a promise and a microtask per step).
     this.used.add(lib.name);
     argv[0] = lib.name;
     argv[1] = 0;

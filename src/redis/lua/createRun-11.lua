@@ -37,7 +37,7 @@ for _ = 1, n do
   if plain ~= '' then dagFields[#dagFields + 1] = 'p|' .. sid; dagFields[#dagFields + 1] = plain end
   stepFields[#stepFields + 1] = 'st|' .. sid; stepFields[#stepFields + 1] = 'pending'
   stepFields[#stepFields + 1] = 'n|' .. sid; stepFields[#stepFields + 1] = needs
-  local group = string.match(st, '^..|([^|]*)|')
+  local group = entryGroup(st)
   if group ~= '' then
     members[group] = members[group] or {}
     table.insert(members[group], sid)

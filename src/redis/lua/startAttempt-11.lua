@@ -42,11 +42,7 @@ local st = step[1]
 if step[2] ~= attempt then return result(0, 'stale_attempt') end
 if st ~= 'queued' and st ~= 'retrying' and st ~= 'running' then return result(0, 'step_' .. tostring(st)) end
 
--- The static entry "<hasIf><coe>|<group>|<deps>" (run-state.lua static): byte 4 is '|' (124)
--- when the step has no group, the common case, read without a pattern.
-local entry = ARGV[10] or rcall('HGET', K_DAG, sid)
-local group = ''
-if string.byte(entry, 4) ~= 124 then group = string.sub(entry, 4, string.find(entry, '|', 4, true) - 1) end
+local group = entryGroup(ARGV[10] or rcall('HGET', K_DAG, sid))
 -- The deadline goes back as the string it is stored as (formatting a Lua number costs a printf).
 local groupDeadline, newGroup = '0', ''
 if group ~= '' then

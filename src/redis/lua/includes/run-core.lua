@@ -46,6 +46,14 @@ local rcall = nil
 -- deadline never changes after createRun. Nil in every other call.
 local CARRY = nil
 
+-- The group of a step's static entry "<hasIf><coe>|<group>|<dependents csv>" (store.ts
+-- staticOf), '' for none, and where the '|' after it is. A plain find, not a pattern with
+-- captures: it runs on every claim and finish.
+local function entryGroup(entry)
+  local bar = string.find(entry, '|', 4, true)
+  return string.sub(entry, 4, bar - 1), bar
+end
+
 local function begin(keys, argv)
   rcall = redis.call
   KS, AV = keys, argv

@@ -31,11 +31,10 @@ local function static(sid, entry)
   local f = STATIC[sid]
   if not f then
     if not entry or entry == '' then entry = rcall('HGET', KS[3], sid) end
-    -- "<hasIf><coe>|<group>|<deps>": two bytes '0'/'1' (49 = '1'), then '|' at 3. Read by byte
-    -- and a plain find: a pattern with four captures costs more, on every finish.
+    -- "<hasIf><coe>|<group>|<deps>": two bytes '0'/'1' (49 = '1'), then the group (run-core).
     local hasIf, coe = string.byte(entry, 1, 2)
-    local bar = string.find(entry, '|', 4, true)
-    f = {hasIf == 49, coe == 49, string.sub(entry, 4, bar - 1), split(string.sub(entry, bar + 1))}
+    local group, bar = entryGroup(entry)
+    f = {hasIf == 49, coe == 49, group, split(string.sub(entry, bar + 1))}
     STATIC[sid] = f
   end
   return f[1], f[2], f[3], f[4]
