@@ -4,7 +4,7 @@ import { connectRedis, duplicateConnection, type RedisConnection, redactUrl } fr
 import { createKeys, STEP_QUEUE, type Keys } from './redis/keys.ts';
 import { createRunStore } from './engine/store.ts';
 import { compileScenario } from './scenario/compile.ts';
-import { enqueueSteps, scheduleDeadline, stepHints } from './engine/jobs.ts';
+import { closeDeadlineQueue, enqueueSteps, scheduleDeadline, stepHints } from './engine/jobs.ts';
 import { readRun, summarize } from './engine/summary.ts';
 import { parseEvent } from './engine/events.ts';
 import { TERMINAL_RUN_STATUSES, type RunSummary, type ScenarioEvent } from './engine/types.ts';
@@ -223,6 +223,7 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
     queueDepth,
     async close() {
       for (const r of readers) r.disconnect();
+      await closeDeadlineQueue(queue).catch(() => {});
       await queue.close().catch(() => {});
       if (!options.connection) redis.disconnect();
     },

@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ScenarioClient } from '../client.ts';
 import { STEP_QUEUE } from '../redis/keys.ts';
+import { closeDeadlineQueue, deadlineQueueOf } from '../engine/jobs.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { createAuth } from './auth.ts';
 import { BULL_BOARD_PATH, mountBullBoard } from './bull-board.ts';
@@ -85,8 +86,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   registerDashboardRoutes(app, { auth });
 
   const queue = new Queue(STEP_QUEUE, { connection: options.client.redis, prefix: options.client.keys.prefix });
-  await mountBullBoard(app, [queue]);
+  await mountBullBoard(app, [queue, deadlineQueueOf(queue)]);
   app.addHook('onClose', async () => {
+    await closeDeadlineQueue(queue).catch(() => {});
     await queue.close().catch(() => {});
   });
   return app;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { JobsOptions, Queue, WorkerOptions } from 'bullmq';
+import { Queue, type JobsOptions, type WorkerOptions } from 'bullmq';
+import { DEADLINE_QUEUE } from '../redis/keys.ts';
 import type { ScenarioDef } from '../scenario/types.ts';
 import { plainHandlerOf, type EnqueueItem } from './store.ts';
 
@@ -116,8 +117,34 @@ export function deadlineJobId(data: DeadlineJobData): string {
   return data.group ? `gdl.${data.runId}.${data.group}` : `rdl.${data.runId}`;
 }
 
-/** A delayed job that ends the run (or a group) at its deadline, whichever worker is free. */
-export async function scheduleDeadline(queue: Queue, data: DeadlineJobData, delayMs: number): Promise<void> {
+const deadlineQueues = new WeakMap<Queue, Queue>();
+
+/**
+ * The deadline queue (DEADLINE_QUEUE) beside `steps`, a step queue: same connection and
+ * prefix, made once per step queue. Close it with closeDeadlineQueue.
+ */
+export function deadlineQueueOf(steps: Queue): Queue {
+  let queue = deadlineQueues.get(steps);
+  if (!queue) {
+    queue = new Queue(DEADLINE_QUEUE, { connection: steps.opts.connection, prefix: steps.opts.prefix });
+    queue.on('error', () => {}); // reported by the calls that fail
+    deadlineQueues.set(steps, queue);
+  }
+  return queue;
+}
+
+/** Closes the deadline queue made for `steps`, if one was. */
+export async function closeDeadlineQueue(steps: Queue): Promise<void> {
+  const queue = deadlineQueues.get(steps);
+  deadlineQueues.delete(steps);
+  await queue?.close();
+}
+
+/**
+ * A delayed job that ends the run (or a group) at its deadline, whichever worker is free. It
+ * goes to the deadline queue beside `steps`, the step queue (DEADLINE_QUEUE says why).
+ */
+export async function scheduleDeadline(steps: Queue, data: DeadlineJobData, delayMs: number): Promise<void> {
   const name = data.group ? JOB_NAMES.groupDeadline : JOB_NAMES.runDeadline;
-  await queue.add(name, data, { ...KEEP_JOBS, jobId: deadlineJobId(data), delay: Math.max(0, delayMs) });
+  await deadlineQueueOf(steps).add(name, data, { ...KEEP_JOBS, jobId: deadlineJobId(data), delay: Math.max(0, delayMs) });
 }

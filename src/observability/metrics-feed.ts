@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Logger } from 'pino';
 import { STEP_QUEUE, type Keys } from '../redis/keys.ts';
+import { closeDeadlineQueue, deadlineQueueOf } from '../engine/jobs.ts';
 import type { WorkerObserver } from '../worker/observer.ts';
 import { breakerStates } from './breaker-source.ts';
 import { startEventMetrics } from './event-metrics.ts';
@@ -27,15 +28,20 @@ export interface MetricsFeed {
 export async function startMetricsFeed(options: MetricsFeedOptions): Promise<MetricsFeed> {
   const { redis, keys, metrics } = options;
   const queue = new Queue(STEP_QUEUE, { connection: redis, prefix: keys.prefix });
+  // Step jobs, and the run and group deadline jobs waiting in their own queue.
+  const deadlines = deadlineQueueOf(queue);
   const unwatch = metrics.watchQueue(queue);
+  const unwatchDeadlines = metrics.watchQueue(deadlines);
   const unsource = metrics.addCircuitSource(breakerStates(redis, keys));
   const events = await startEventMetrics(options);
   return {
     observer: metricsObserver(metrics),
     async stop() {
       unwatch();
+      unwatchDeadlines();
       unsource();
       await events.stop();
+      await closeDeadlineQueue(queue).catch(() => {});
       await queue.close().catch(() => {});
     },
   };

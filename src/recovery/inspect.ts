@@ -1,7 +1,7 @@
 import type { JobState, Queue } from 'bullmq';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
-import { deadlineJobId, legacyStepJobId, stepJobId, type DeadlineJobData } from '../engine/jobs.ts';
+import { deadlineJobId, deadlineQueueOf, legacyStepJobId, stepJobId, type DeadlineJobData } from '../engine/jobs.ts';
 import { TERMINAL_RUN_STATUSES, type RunStatus } from '../engine/types.ts';
 import type { AttemptRecord } from '../engine/store.ts';
 import type { ScenarioDef } from '../scenario/types.ts';
@@ -117,8 +117,10 @@ export async function inspectRun(ctx: InspectContext, runId: string, now: number
     if (group && groups[`over|${group}`] !== '1') deadlines.push({ data: { runId, group }, at: Number(value) });
   }
   for (const { data, at } of deadlines) {
-    const lost = await lostJob(queue, deadlineJobId(data));
+    const lost = await lostJob(deadlineQueueOf(queue), deadlineJobId(data));
     if (!lost) continue;
+    // An older client's deadline job waits in the step queue.
+    if (lost.lost === 'missing' && PRESENT.has(await queue.getJobState(deadlineJobId(data)))) continue;
     const what = data.group ? `group "${data.group}" deadline` : 'run deadline';
     repairs.push({ action: 'resume', runId, deadline: data, delayMs: Math.max(0, at - now), job: lost.lost, reason: `${what} job is ${lost.lost}` });
   }

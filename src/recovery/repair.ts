@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
-import { enqueueSteps, scheduleDeadline, stepJobId, deadlineJobId } from '../engine/jobs.ts';
+import { enqueueSteps, scheduleDeadline, stepJobId, deadlineJobId, deadlineQueueOf } from '../engine/jobs.ts';
 import { nextRetry } from '../engine/backoff.ts';
 import type { AttemptRecord, RunStore } from '../engine/store.ts';
 import type { Failure } from '../errors.ts';
@@ -79,7 +79,7 @@ export async function applyRepair(ctx: RepairContext, repair: Repair): Promise<R
       return (await retryStep(ctx, repair)) ? actionOf(repair) : undefined;
     case 'resume':
       if ('deadline' in repair) {
-        await clearLostJob(ctx.queue, deadlineJobId(repair.deadline), repair.job);
+        await clearLostJob(deadlineQueueOf(ctx.queue), deadlineJobId(repair.deadline), repair.job);
         await scheduleDeadline(ctx.queue, repair.deadline, repair.delayMs);
       } else {
         await clearLostJob(ctx.queue, stepJobId(repair.runId, repair.stepId, repair.attempt), repair.job);

@@ -4,6 +4,14 @@
  */
 
 export const STEP_QUEUE = 'steps';
+/**
+ * Run and group deadline jobs: delayed jobs of their own queue, not of the step queue. So a
+ * deadline fires while every step slot is busy, the step queue's counts are step jobs only,
+ * and BullMQ's step loop is not steered by far-off delayed jobs (each completion reports the
+ * next due time, and the loop then fetches differently; docs/performance.md). Older clients'
+ * deadline jobs in the step queue are still processed there.
+ */
+export const DEADLINE_QUEUE = 'deadlines';
 
 export interface Keys {
   readonly prefix: string;

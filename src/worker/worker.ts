@@ -3,9 +3,9 @@ import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { connectRedis, duplicateConnection, type RedisConnection } from '../redis/connection.ts';
-import { createKeys, STEP_QUEUE } from '../redis/keys.ts';
+import { createKeys, DEADLINE_QUEUE, STEP_QUEUE } from '../redis/keys.ts';
 import { createRunStore } from '../engine/store.ts';
-import { JOB_NAMES, KEEP_JOBS, isStepJobName, stepJobData, type DeadlineJobData, type StepJobData } from '../engine/jobs.ts';
+import { JOB_NAMES, KEEP_JOBS, closeDeadlineQueue, isStepJobName, stepJobData, type DeadlineJobData, type StepJobData } from '../engine/jobs.ts';
 import { createListeners, type EventListener } from '../engine/listeners.ts';
 import type { EventType } from '../engine/types.ts';
 import { createHandlerRegistry } from '../handlers/registry.ts';
@@ -26,6 +26,9 @@ import { createStepProcessor, enforceDeadline, SHUTDOWN_REASON, type StepProcess
 import { startReaper } from '../recovery/scheduler.ts';
 import type { Reclaimer } from '../recovery/reclaim.ts';
 import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS, RUN_RETRY_DELAY_MS, SHUTDOWN_CLEANUP_MS, SHUTDOWN_GIVE_BACK_MS, settlesWithin } from './shutdown.ts';
+
+/** Deadline jobs processed at once per worker: each is a script or two, and they are rare. */
+const DEADLINE_CONCURRENCY = 2;
 
 export interface WorkerOptions {
   readonly redisUrl?: string;
@@ -148,6 +151,16 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
   }
 
   const stopControl = await subscribeControl(subscriber, keys.control, inflight, log);
+  // The step and the deadline workers' BullMQ settings.
+  const workerOptions = {
+    prefix,
+    lockDuration: options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS,
+    stalledInterval: options.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS,
+    maxStalledCount: 3,
+    runRetryDelay: RUN_RETRY_DELAY_MS,
+    // For jobs whose options say nothing, as step jobs' (src/engine/jobs.ts).
+    ...KEEP_JOBS,
+  };
   const worker = new Worker(
     STEP_QUEUE,
     // Not async: an async function returning a promise costs the step two more microtasks.
@@ -162,31 +175,29 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
         job.data = data;
         return processStep(job as Job<StepJobData>, token);
       }
+      // A deadline job an older client put in the step queue (they now have their own).
       if (job.name === JOB_NAMES.runDeadline || job.name === JOB_NAMES.groupDeadline) return processDeadline(job as Job<DeadlineJobData>);
       log.warn({ jobName: job.name, jobId: job.id }, 'unknown job name');
       return Promise.resolve();
     },
     {
+      ...workerOptions,
       connection: bullConnection,
-      prefix,
       concurrency,
-      lockDuration: options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS,
-      stalledInterval: options.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS,
-      maxStalledCount: 3,
-      runRetryDelay: RUN_RETRY_DELAY_MS,
       // Started below, once its calls are wrapped (fused completion): with jobs already
       // waiting, a slot's first fetch would otherwise come before the wrap, unclaimed.
       autorun: false,
-      // For jobs whose options say nothing, as step jobs' (src/engine/jobs.ts).
-      ...KEEP_JOBS,
     },
   );
   worker.on('error', (err) => log.warn({ err }, 'bullmq worker error'));
+  // Deadline jobs wait in a queue of their own (DEADLINE_QUEUE says why), drained here too.
+  const deadlineWorker = new Worker(DEADLINE_QUEUE, (job: Job<DeadlineJobData>) => processDeadline(job), { ...workerOptions, connection: redis, concurrency: DEADLINE_CONCURRENCY });
+  deadlineWorker.on('error', (err) => log.warn({ err }, 'bullmq deadline worker error'));
   if (options.observer) worker.on('stalled', () => options.observer?.jobStalled(STEP_QUEUE));
   worker.on('failed', (job, err) => {
     if (job) log.warn({ jobId: job.id, err: err.message }, 'job failed in bullmq');
   });
-  await worker.waitUntilReady();
+  await Promise.all([worker.waitUntilReady(), deadlineWorker.waitUntilReady()]);
   // BullMQ registered its scripts on bullConnection: steps can now finish with its completion.
   fused = fuseCompletion(
     bullConnection,
@@ -234,7 +245,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
   async function close(): Promise<void> {
     const grace = options.shutdownGraceMs ?? 30_000;
     const reaperStopped = reaper?.stop(Math.min(grace, SHUTDOWN_CLEANUP_MS));
-    const drained = worker.close();
+    const drained = Promise.all([worker.close(), deadlineWorker.close()]);
     if (!(await settlesWithin(drained, grace))) {
       const n = inflight.abortAll(SHUTDOWN_REASON);
       log.warn({ aborted: n, graceMs: grace }, 'shutdown grace over: giving running attempts back');
@@ -243,7 +254,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       await settlesWithin(drained, SHUTDOWN_GIVE_BACK_MS);
     }
     await settlesWithin(backgroundWork === 0 ? Promise.resolve() : new Promise<void>((resolve) => (backgroundDone = resolve)), SHUTDOWN_CLEANUP_MS);
-    await settlesWithin(Promise.allSettled([reaperStopped, heartbeat.stop(workerId), stopControl(), guardrails?.stop(), queue.close()]), SHUTDOWN_CLEANUP_MS);
+    await settlesWithin(Promise.allSettled([reaperStopped, heartbeat.stop(workerId), stopControl(), guardrails?.stop(), closeDeadlineQueue(queue).then(() => queue.close())]), SHUTDOWN_CLEANUP_MS);
     subscriber.disconnect();
     bullConnection.disconnect();
     if (!options.connection) redis.disconnect();

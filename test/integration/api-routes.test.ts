@@ -176,12 +176,15 @@ describe('operations routes', () => {
     expect((await call('GET', '/readyz')).body).toEqual({ ok: true, redis: 'ok' });
   });
 
-  it('serves Bull Board at /queues, read-only, with the step queue', async () => {
+  it('serves Bull Board at /queues, read-only, with the step and deadline queues', async () => {
     const page = await fetch(`${api.url}/queues`, { headers: { authorization: headers.authorization } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<div id="root">');
     const queues = await call<{ queues: { name: string; readOnlyMode: boolean }[] }>('GET', '/queues/api/queues');
-    expect(queues.body.queues.map((q) => [q.name, q.readOnlyMode])).toEqual([['steps', true]]);
+    expect(queues.body.queues.map((q) => [q.name, q.readOnlyMode])).toEqual([
+      ['steps', true],
+      ['deadlines', true],
+    ]);
   });
 
   it.skipIf(!hasPromtool() && !process.env.CI)('serves /metrics that promtool accepts', async () => {
@@ -189,6 +192,7 @@ describe('operations routes', () => {
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toContain('sq_queue_jobs{queue="steps",state="wait"}');
+    expect(text).toContain('sq_queue_jobs{queue="deadlines",state="delayed"}');
     expect(promtoolCheck(text)).toEqual({ status: 0, findings: '' });
   });
 });

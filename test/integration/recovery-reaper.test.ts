@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Queue, Worker } from 'bullmq';
 import { createClient, type ScenarioClient } from '../../src/client.ts';
 import { createWorker } from '../../src/worker/worker.ts';
-import { STEP_QUEUE } from '../../src/redis/keys.ts';
-import { deadlineJobId, stepJobData, stepJobId } from '../../src/engine/jobs.ts';
+import { DEADLINE_QUEUE, STEP_QUEUE } from '../../src/redis/keys.ts';
+import { closeDeadlineQueue, deadlineJobId, deadlineQueueOf, JOB_NAMES, KEEP_JOBS, stepJobData, stepJobId } from '../../src/engine/jobs.ts';
 import { createRunStore } from '../../src/engine/store.ts';
 import { parseEvent } from '../../src/engine/events.ts';
 import { runRecovery, type RecoveryOptions } from '../../src/recovery/reaper.ts';
@@ -22,6 +22,7 @@ beforeEach(async () => {
   queue = new Queue(STEP_QUEUE, { connection: client.redis, prefix: t.prefix });
 });
 afterEach(async () => {
+  await closeDeadlineQueue(queue);
   await queue.close();
   await client.close();
 });
@@ -98,10 +99,31 @@ describe('reaper: resume (SPEC §13)', () => {
 
   it('re-adds a missing run deadline job', async () => {
     const { runId } = await client.enqueue(diamond);
-    await queue.remove(deadlineJobId({ runId }));
+    const deadlines = deadlineQueueOf(queue);
+    expect(deadlines.name).toBe(DEADLINE_QUEUE);
+    expect(await deadlines.getJobState(deadlineJobId({ runId }))).toBe('delayed');
+    await deadlines.remove(deadlineJobId({ runId }));
     const outcome = await recover();
     expect(outcome.ran && outcome.report.actions).toEqual([expect.objectContaining({ action: 'resume', runId, reason: 'run deadline job is missing' })]);
-    expect(await queue.getJobState(deadlineJobId({ runId }))).toBe('delayed');
+    expect(await deadlines.getJobState(deadlineJobId({ runId }))).toBe('delayed');
+    // Deadline jobs never wait in the step queue, where a delayed job slows every fetch.
+    expect(await queue.getJobState(deadlineJobId({ runId }))).toBe('unknown');
+  });
+
+  it('takes an older client\'s deadline job in the step queue as present, and a worker still ends the run with it', async () => {
+    const { runId } = await client.enqueue(parseTestScenario('name: slow\ntimeoutMs: 1500\nsteps:\n  - { id: s, uses: sleep, with: { ms: 30000 } }\n'));
+    const id = deadlineJobId({ runId });
+    // Where clients before the deadline queue put it.
+    await deadlineQueueOf(queue).remove(id);
+    await queue.add(JOB_NAMES.runDeadline, { runId }, { ...KEEP_JOBS, jobId: id, delay: 1500 });
+    const outcome = await recover();
+    expect(outcome.ran && outcome.report.actions).toEqual([]);
+    const w = await createWorker({ redisUrl: t.url, prefix: t.prefix, logger: silentLogger, shutdownGraceMs: 1_000, recoveryIntervalMs: false });
+    try {
+      await eventually(async () => (await client.redis.hget(client.keys.run(runId), 'status')) === 'timed_out', 10_000, 'run timed out');
+    } finally {
+      await w.close();
+    }
   });
 
   it('a worker repairs at start without being asked, and never waits for it', async () => {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Queue } from 'bullmq';
 import type { Command } from 'commander';
 import { STEP_QUEUE } from '../../redis/keys.ts';
+import { closeDeadlineQueue } from '../../engine/jobs.ts';
 import { runRecovery, type RecoveryOutcome } from '../../recovery/reaper.ts';
 import type { RecoveryReport } from '../../recovery/report.ts';
 import { guardrailReclaimers } from '../../guardrails/reclaim.ts';
@@ -62,6 +63,7 @@ export function registerRecover(program: Command): void {
         process.stdout.write(`${opts.json ? JSON.stringify(outcome.report) : toText(outcome.report)}\n`);
         process.exitCode = outcome.report.errors.length > 0 ? EXIT.notSucceeded : EXIT.ok;
       } finally {
+        await closeDeadlineQueue(queue).catch(() => {});
         await queue.close().catch(() => {});
         await client.close();
       }
