@@ -2,13 +2,14 @@
  * The Redis a benchmark runs against: REDIS_URL (shared: only our prefixes are touched,
  * never FLUSHALL or CONFIG RESETSTAT) or a redis-server this process starts and owns.
  */
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../test/support/redis-server.ts';
-import { cleanupPrefix, redactUrl, uniquePrefix } from '../test/support/redis.ts';
+import { cleanupPrefix, redactUrl } from '../test/support/redis.ts';
 import { deleteLibraries } from '../src/redis/functions.ts';
 
-/** Labels are cut or padded to this length in key prefixes. */
-const PREFIX_LABEL_LENGTH = 12;
+/** Every measured side's key prefix: `sqb-` and 6 random characters. */
+const BENCH_PREFIX_START = 'sqb-';
 
 export interface BenchRedis {
   readonly url: string;
@@ -17,8 +18,8 @@ export interface BenchRedis {
   readonly version: string;
   /** A connection for INFO, MONITOR setup and cleanup (not used by the measured sides). */
   readonly admin: Redis;
-  /** A fresh key prefix; its keys are removed by `clean` and at `close`. */
-  prefix(label: string): string;
+  /** A fresh key prefix, `sqb-` and 6 random characters; its keys are removed by `clean` and at `close`. */
+  prefix(): string;
   /** Removes what a measurement left: FLUSHALL on an owned server, the prefix's keys otherwise. */
   clean(prefix: string): Promise<void>;
   /** `INFO commandstats` as command → calls. */
@@ -60,11 +61,13 @@ export async function openBenchRedis(url: string | undefined): Promise<BenchRedi
     owned: server !== undefined,
     version,
     admin,
-    prefix(label) {
-      // One length for every label: each key of a step carries the prefix, and Redis hashes
-      // and copies it, so a longer one costs a side ~1 % more instructions ('sq-baseline'
-      // against 'sq' read as 8k per step in bench:redis-instructions).
-      const p = uniquePrefix(`bench-${label.padEnd(PREFIX_LABEL_LENGTH, '0').slice(0, PREFIX_LABEL_LENGTH)}`);
+    prefix() {
+      // Short, and one length for every side: each key of a step
+      // carries the prefix, and Redis hashes and copies it. A longer one costs a side ~1 % more
+      // instructions ('sq-baseline' against 'sq' read as 8k per step in
+      // bench:redis-instructions), and raw BullMQ more than us: it sends 14 keys a job, we 3.
+      // 10 characters, near BullMQ's default 'bull'.
+      const p = `${BENCH_PREFIX_START}${randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6)}`;
       prefixes.add(p);
       return p;
     },

@@ -177,7 +177,7 @@ export interface DrainHooks {
 
 /** Runs `workload` on a fresh worker child of concurrency `concurrency`; cleans up its keys. */
 export async function drain(redis: BenchRedis, workload: Workload, concurrency: number, hooks: DrainHooks = {}): Promise<Drained> {
-  const prefix = redis.prefix(workload.label);
+  const prefix = redis.prefix();
   const child = await startChild({ side: workload.side, chainLength: workload.chainLength, guard: workload.guard, redisUrl: redis.url, prefix, concurrency }, { tree: workload.tree });
   let filled: Filled | undefined;
   try {

@@ -17,7 +17,7 @@ const SHAPES = ['independent', 'diamond'] as const;
 
 export async function fanout(ctx: BenchContext): Promise<{ result: Record<string, unknown>; goals: Goal[] }> {
   const { width, concurrency, rounds } = ctx.options;
-  const prefix = ctx.redis.prefix('fanout');
+  const prefix = ctx.redis.prefix();
   const keys = createKeys(prefix);
   const defs: Record<(typeof SHAPES)[number], ScenarioDef> = { independent: independentScenario(width), diamond: diamondScenario(width) };
   const ms = { independent: [] as number[], diamond: [] as number[] };

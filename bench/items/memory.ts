@@ -17,7 +17,7 @@ const BATCH_STEPS = 2_000;
 
 export async function memory(ctx: BenchContext): Promise<{ result: Record<string, unknown>; goals: Goal[] }> {
   const { memorySteps, stepsPerRun, concurrency } = ctx.options;
-  const prefix = ctx.redis.prefix('memory');
+  const prefix = ctx.redis.prefix();
   const keys = createKeys(prefix);
   const client = await createClient({ redisUrl: ctx.redis.url, prefix });
   const child = await startChild({ side: 'sq', redisUrl: ctx.redis.url, prefix, concurrency }, { exposeGc: true });
