@@ -158,28 +158,32 @@ function engineLua(options: FusedCompletionOptions): string {
     'end',
     runKeysLua(options.keys),
     'local function claimNext(job, jobId, now, workerId)',
+    // The string library, called ~15 times below, read from the globals once (not at the
+    // library's top level, where Redis refuses the read while the library loads).
+    '  local S = string',
     '  local name, data',
     '  for i = 1, #job, 2 do',
-    "    if job[i] == 'name' then name = job[i + 1] elseif job[i] == 'data' then data = job[i + 1]",
+    '    local field = job[i]',
+    "    if field == 'name' then name = job[i + 1] elseif field == 'data' then data = job[i + 1]",
     // A job that stalled too often is failed by BullMQ without running: nothing to claim.
-    "    elseif job[i] == 'defa' then return false end",
+    "    elseif field == 'defa' then return false end",
     '  end',
     // 'step', or 'step:<handler>[:<group>]' for a plain step (stepJobName, src/engine/jobs.ts).
-    "  if not data or not name or string.sub(name, 1, 4) ~= 'step' then return false end",
+    "  if not data or not name or S.sub(name, 1, 4) ~= 'step' then return false end",
     // Cut, not decoded: cjson makes a table, and a number of the attempt to format back; nor
     // matched (a pattern with captures costs more than these cuts). A step job's data
     // as enqueueSteps writes it (src/engine/jobs.ts), '["<runId>","<stepId>",<attempt>]'. With
     // no backslash in it no id holds a '"', so the cuts are exact; an id outside
     // [A-Za-z0-9_-] (never written) would name a run that does not exist. Data of any other
     // shape is not claimed here: its processor claims it.
-    "  if string.byte(data, 1) ~= 91 or string.byte(data, 2) ~= 34 or string.byte(data, -1) ~= 93 then return false end",
-    "  if string.find(data, '\\\\', 3, true) then return false end",
-    "  local a = string.find(data, '\",\"', 3, true)",
+    "  if S.byte(data, 1) ~= 91 or S.byte(data, 2) ~= 34 or S.byte(data, -1) ~= 93 then return false end",
+    "  if S.find(data, '\\\\', 3, true) then return false end",
+    "  local a = S.find(data, '\",\"', 3, true)",
     '  if not a then return false end',
-    "  local b = string.find(data, '\",', a + 3, true)",
+    "  local b = S.find(data, '\",', a + 3, true)",
     '  if not b then return false end',
-    '  local runId, stepId, attempt = string.sub(data, 3, a - 1), string.sub(data, a + 3, b - 1), string.sub(data, b + 2, -2)',
-    "  if runId == '' or stepId == '' or not string.find(attempt, '^%d+$') then return false end",
+    '  local runId, stepId, attempt = S.sub(data, 3, a - 1), S.sub(data, a + 3, b - 1), S.sub(data, b + 2, -2)',
+    "  if runId == '' or stepId == '' or not S.find(attempt, '^%d+$') then return false end",
     '  local k = runKeys(runId)',
     // The step's plain handler and group, from the job's name or else the dag hash; the group
     // goes to startAttempt as a static entry (its ARGV[10]) of which it reads only that.
@@ -187,10 +191,10 @@ function engineLua(options: FusedCompletionOptions): string {
     "  if name == 'step' then",
     "    local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId)",
     '    handler, entry = dag[1], dag[2]',
-    '  elseif string.byte(name, 5) == 58 then',
-    "    local colon = string.find(name, ':', 6, true)",
-    "    if colon then handler, entry = string.sub(name, 6, colon - 1), '00|' .. string.sub(name, colon + 1) .. '|'",
-    "    else handler, entry = string.sub(name, 6), '00||' end",
+    '  elseif S.byte(name, 5) == 58 then',
+    "    local colon = S.find(name, ':', 6, true)",
+    "    if colon then handler, entry = S.sub(name, 6, colon - 1), '00|' .. S.sub(name, colon + 1) .. '|'",
+    "    else handler, entry = S.sub(name, 6), '00||' end",
     '  else',
     '    return false',
     '  end',
