@@ -62,11 +62,10 @@ export async function openBenchRedis(url: string | undefined): Promise<BenchRedi
     version,
     admin,
     prefix() {
-      // Short, and one length for every side: each key of a step
-      // carries the prefix, and Redis hashes and copies it. A longer one costs a side ~1 % more
-      // instructions ('sq-baseline' against 'sq' read as 8k per step in
-      // bench:redis-instructions), and raw BullMQ more than us: it sends 14 keys a job, we 3.
-      // 10 characters, near BullMQ's default 'bull'.
+      // Short, and one length for every side: each key of a step carries the prefix, and Redis
+      // hashes and copies it. The 29-character prefixes used before cost raw BullMQ 2.6 % and us
+      // 3.4 % of Redis instructions per step (docs/performance.md, How it measures); 10
+      // characters is near BullMQ's default 'bull'.
       const p = `${BENCH_PREFIX_START}${randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6)}`;
       prefixes.add(p);
       return p;
