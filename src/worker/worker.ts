@@ -193,7 +193,10 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
   // Deadline jobs wait in a queue of their own (DEADLINE_QUEUE says why), drained here too.
   const deadlineWorker = new Worker(DEADLINE_QUEUE, (job: Job<DeadlineJobData>) => processDeadline(job), { ...workerOptions, connection: redis, concurrency: DEADLINE_CONCURRENCY });
   deadlineWorker.on('error', (err) => log.warn({ err }, 'bullmq deadline worker error'));
-  if (options.observer) worker.on('stalled', () => options.observer?.jobStalled(STEP_QUEUE));
+  if (options.observer) {
+    worker.on('stalled', () => options.observer?.jobStalled(STEP_QUEUE));
+    deadlineWorker.on('stalled', () => options.observer?.jobStalled(DEADLINE_QUEUE));
+  }
   worker.on('failed', (job, err) => {
     if (job) log.warn({ jobId: job.id, err: err.message }, 'job failed in bullmq');
   });
