@@ -179,7 +179,9 @@ export class LuaLibraries {
 
   private refuse(why: string): void {
     this.refused = why;
-    this.log.info({ why }, 'Redis Functions unavailable: the worker\'s compositions run as scripts');
+    // A warning: a composition run as a script makes its functions anew on every call, ~20 %
+    // more Redis work per step (docs/performance.md), which an operator may want to fix.
+    this.log.warn({ why }, 'Redis Functions unavailable: the worker\'s compositions run as scripts');
   }
 }
 
