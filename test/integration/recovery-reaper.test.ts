@@ -111,16 +111,20 @@ describe('reaper: resume (SPEC §13)', () => {
   });
 
   it('takes an older client\'s deadline job in the step queue as present, and a worker still ends the run with it', async () => {
-    const { runId } = await client.enqueue(parseTestScenario('name: slow\ntimeoutMs: 1500\nsteps:\n  - { id: s, uses: sleep, with: { ms: 30000 } }\n'));
+    // The run's own deadline is a minute away: only the deadline job ends it within seconds
+    // (its running step would time itself out at the run deadline, not before).
+    const { runId } = await client.enqueue(parseTestScenario('name: slow\ntimeoutMs: 60000\nsteps:\n  - { id: s, uses: sleep, with: { ms: 30000 } }\n'));
     const id = deadlineJobId({ runId });
     // Where clients before the deadline queue put it.
     await deadlineQueueOf(queue).remove(id);
-    await queue.add(JOB_NAMES.runDeadline, { runId }, { ...KEEP_JOBS, jobId: id, delay: 1500 });
+    await queue.add(JOB_NAMES.runDeadline, { runId }, { ...KEEP_JOBS, jobId: id, delay: 500 });
     const outcome = await recover();
     expect(outcome.ran && outcome.report.actions).toEqual([]);
     const w = await createWorker({ redisUrl: t.url, prefix: t.prefix, logger: silentLogger, shutdownGraceMs: 1_000, recoveryIntervalMs: false });
     try {
-      await eventually(async () => (await client.redis.hget(client.keys.run(runId), 'status')) === 'timed_out', 10_000, 'run timed out');
+      await eventually(async () => (await client.redis.hget(client.keys.run(runId), 'status')) === 'timed_out', 10_000, 'run timed out by the step queue\'s deadline job');
+      // Processed, and removed once completed (a moment after its script ended the run).
+      await eventually(async () => (await queue.getJobState(id)) === 'unknown', 5_000, 'the deadline job completed');
     } finally {
       await w.close();
     }
