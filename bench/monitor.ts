@@ -66,10 +66,17 @@ export async function startMonitor(url: string, marker: Redis): Promise<CommandM
     if (!b) phases.set(name, (b = { client: new Map(), lua: new Map(), scripts: new Map() }));
     return b;
   };
+  // MONITOR's +OK (after AUTH's): from then on every command is fed to us.
+  let oksLeft = password ? 2 : 1;
+  let monitoring: (() => void) | undefined;
   const onLine = (line: string) => {
     if (line.startsWith('-')) return failed?.(new Error(`MONITOR on ${target.host}: ${line.slice(1)}`));
+    if (line === '+OK' && oksLeft > 0) {
+      if (--oksLeft === 0) monitoring?.();
+      return;
+    }
     const m = LINE.exec(line);
-    if (!m) return; // +OK of AUTH and MONITOR
+    if (!m) return;
     const args = monitorArgs(m[2]);
     const cmd = (args[0] ?? '').toLowerCase();
     if (cmd === 'echo' && args[1]?.startsWith(MARK)) {
@@ -93,11 +100,13 @@ export async function startMonitor(url: string, marker: Redis): Promise<CommandM
     for (const line of lines) onLine(line);
   });
   socket.on('error', (e) => failed?.(e));
-  // MONITOR starts asynchronously: wait until our own marker comes through.
+  // The marker goes once MONITOR has answered: sent before, on its own connection, it could
+  // run first, never be fed to us, and leave this waiting for ever (seen in CI under load).
   await new Promise<void>((resolve, reject) => {
     failed = reject;
     seen.set('before', resolve);
-    void marker.echo(`${MARK}before`);
+    monitoring = () => void marker.echo(`${MARK}before`);
+    if (oksLeft === 0) monitoring();
   });
   failed = undefined;
   return {
