@@ -4,7 +4,7 @@ import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import { createRunStore } from '../engine/store.ts';
 import { emitRecoveryEvent } from './events.ts';
-import { inspectRun } from './inspect.ts';
+import { inspectRun, type Repair } from './inspect.ts';
 import { lockOwner, tryLock, type HeldLock } from './lock.ts';
 import type { Reclaimer } from './reclaim.ts';
 import { actionOf, applyRepair, type RepairContext } from './repair.ts';
@@ -17,6 +17,12 @@ export const DEFAULT_RECOVERY_MAX_AGE_MS = 24 * 3_600_000;
  * because the holder may be a worker that is killed mid-pass: the next pass must not wait long.
  */
 export const RECOVERY_LOCK_TTL_MS = 10_000;
+/**
+ * How long a pass waits before it looks again at a job it found missing. A client or worker
+ * writes a step's state, then adds its job: a pass reading between the two sees a job missing
+ * that is on its way. A crash leaves the gap for good; a live writer closes it in a round trip.
+ */
+export const RECOVERY_CONFIRM_MS = 1_000;
 
 export interface RecoveryOptions {
   readonly redis: RedisConnection;
@@ -33,6 +39,8 @@ export interface RecoveryOptions {
   readonly reclaimers?: readonly Reclaimer[];
   readonly log?: Logger;
   readonly lockTtlMs?: number;
+  /** @default RECOVERY_CONFIRM_MS */
+  readonly confirmMs?: number;
 }
 
 /** A pass either ran, or found another one running (the lock's holder, when known). */
@@ -58,6 +66,18 @@ function emptyReport(options: RecoveryOptions): RecoveryReport {
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** A repair that rests only on a job being absent, which a live writer may be about to add. */
+function restsOnMissingJob(repair: Repair): boolean {
+  return (repair.action === 'resume' || repair.action === 'retry_step') && repair.job === 'missing';
+}
+
+/** What a repair is about: the same key in two looks means the same gap. */
+function gapOf(repair: Repair): string {
+  if (repair.action === 'resume' && 'deadline' in repair) return `deadline|${repair.deadline.group ?? ''}`;
+  if ('stepId' in repair) return `${repair.action}|${repair.stepId}|${repair.attempt}`;
+  return repair.action;
+}
 
 /**
  * One reaper pass (SPEC §13) over the active runs: repairs what crashes between two writes
@@ -88,22 +108,46 @@ export async function runRecovery(options: RecoveryOptions): Promise<RecoveryOut
     await emitRecoveryEvent(redis, keys, { type: 'recovery.action', runId, stepId, attempt, workerId: by, data, runStream: runExists });
   };
 
+  const extendLock = async (): Promise<boolean> => {
+    if (!lock || (await lock.extend())) return true;
+    report.errors.push({ message: 'recovery lock lapsed; pass stopped early so two passes never overlap' });
+    return false;
+  };
+  const repair = async (r: Repair) => {
+    const action = dryRun ? actionOf(r) : await applyRepair(ctx, r);
+    if (action) await record(action, r.action !== 'skip' || r.runExists);
+  };
+  const failed = (runId: string, e: unknown) => {
+    report.errors.push({ runId, message: message(e) });
+    log?.warn({ runId, err: e }, 'recovery of a run failed');
+  };
+
   try {
     if (!dryRun) await emitRecoveryEvent(redis, keys, { type: 'recovery.started', workerId: by, data: { trigger: report.trigger } });
+    // Gaps that rest on a missing job are repaired only when a second look finds them again.
+    const toConfirm = new Map<string, Set<string>>();
+    let held = true;
     for (const runId of await redis.zrange(keys.activeRuns, 0, -1)) {
       report.scanned++;
       try {
-        for (const repair of await inspectRun(ctx, runId, Date.now())) {
-          const action = dryRun ? actionOf(repair) : await applyRepair(ctx, repair);
-          if (action) await record(action, repair.action !== 'skip' || repair.runExists);
+        for (const r of await inspectRun(ctx, runId, Date.now())) {
+          if (!restsOnMissingJob(r)) await repair(r);
+          else toConfirm.set(runId, (toConfirm.get(runId) ?? new Set()).add(gapOf(r)));
         }
       } catch (e) {
-        report.errors.push({ runId, message: message(e) });
-        log?.warn({ runId, err: e }, 'recovery of a run failed');
+        failed(runId, e);
       }
-      if (lock && !(await lock.extend())) {
-        report.errors.push({ message: 'recovery lock lapsed; pass stopped early so two passes never overlap' });
-        break;
+      if (!(held = await extendLock())) break;
+    }
+    if (held && toConfirm.size > 0) {
+      await new Promise((resolve) => setTimeout(resolve, options.confirmMs ?? RECOVERY_CONFIRM_MS));
+      for (const [runId, gaps] of toConfirm) {
+        try {
+          for (const r of await inspectRun(ctx, runId, Date.now())) if (restsOnMissingJob(r) && gaps.has(gapOf(r))) await repair(r);
+        } catch (e) {
+          failed(runId, e);
+        }
+        if (!(await extendLock())) break;
       }
     }
     for (const reclaimer of options.reclaimers ?? []) {

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { connectRedis, duplicateConnection, type RedisConnection } from '../redis/connection.ts';
 import { createKeys, DEADLINE_QUEUE, STEP_QUEUE } from '../redis/keys.ts';
 import { createRunStore } from '../engine/store.ts';
-import { JOB_NAMES, KEEP_JOBS, closeDeadlineQueue, isStepJobName, stepJobData, type DeadlineJobData, type StepJobData } from '../engine/jobs.ts';
+import { JOB_NAMES, KEEP_JOBS, closeDeadlineQueue, deadlineQueueOf, isStepJobName, stepJobData, type DeadlineJobData, type StepJobData } from '../engine/jobs.ts';
 import { createListeners, type EventListener } from '../engine/listeners.ts';
 import type { EventType } from '../engine/types.ts';
 import { createHandlerRegistry } from '../handlers/registry.ts';
@@ -98,6 +98,8 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
   const inflight = createInflight();
   const store = createRunStore(redis, keys, { workerId });
   const queue = new Queue(STEP_QUEUE, { connection: redis, prefix });
+  // Made now, so its first deadline job is one round trip after the state that needs it.
+  deadlineQueueOf(queue);
   queue.on('error', (err) => log.warn({ err: err.message }, 'queue connection error'));
   const concurrency = options.concurrency ?? 8;
   // Guardrails run by default; a guard passed in (tests, embedding) replaces them.

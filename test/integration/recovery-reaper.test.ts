@@ -3,7 +3,7 @@ import { Queue, Worker } from 'bullmq';
 import { createClient, type ScenarioClient } from '../../src/client.ts';
 import { createWorker } from '../../src/worker/worker.ts';
 import { DEADLINE_QUEUE, STEP_QUEUE } from '../../src/redis/keys.ts';
-import { closeDeadlineQueue, deadlineJobId, deadlineQueueOf, JOB_NAMES, KEEP_JOBS, stepJobData, stepJobId } from '../../src/engine/jobs.ts';
+import { closeDeadlineQueue, deadlineJobId, deadlineQueueOf, enqueueSteps, JOB_NAMES, KEEP_JOBS, stepJobData, stepJobId } from '../../src/engine/jobs.ts';
 import { createRunStore } from '../../src/engine/store.ts';
 import { parseEvent } from '../../src/engine/events.ts';
 import { runRecovery, type RecoveryOptions } from '../../src/recovery/reaper.ts';
@@ -27,7 +27,8 @@ afterEach(async () => {
   await client.close();
 });
 
-const recover = (extra: Partial<RecoveryOptions> = {}) => runRecovery({ redis: client.redis, keys: client.keys, queue, by: 'test-reaper', ...extra });
+// A short second look: nothing in these tests writes between a state and its job.
+const recover = (extra: Partial<RecoveryOptions> = {}) => runRecovery({ redis: client.redis, keys: client.keys, queue, by: 'test-reaper', confirmMs: 50, ...extra });
 
 const diamond = parseTestScenario(`
 name: diamond
@@ -95,6 +96,20 @@ describe('reaper: resume (SPEC §13)', () => {
     await recover();
     const again = await recover();
     expect(again.ran && again.report).toMatchObject({ scanned: 1, resumed: 0, retried: 0, markedFailed: 0, skipped: 0, actions: [] });
+  });
+
+  it('leaves alone a job a live writer adds between its two writes, and repairs the gap a crash leaves', async () => {
+    const { runId } = await client.enqueue(diamond);
+    // b and c are queued without their jobs: as after a crash, or mid-way through a live commit.
+    await finishWithoutEnqueue(client.redis, client.keys, queue, runId, 'a', { v: 1 });
+    const pass = recover({ confirmMs: 2_000 });
+    // The first look (a few ms) is long over; the second is 1.5 s away.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await enqueueSteps(queue, runId, [{ stepId: 'b', attempt: 1, delayMs: 0 }]);
+    const outcome = await pass;
+    expect(outcome.ran && outcome.report.actions.map((a) => [a.action, a.stepId, a.attempt])).toEqual([['resume', 'c', 1]]);
+    const runEvents = (await client.redis.xrange(client.keys.runEvents(runId), '-', '+')).map(([id, fields]) => parseEvent(id, fields));
+    expect(runEvents.filter((e) => e.type === 'recovery.action').map((e) => e.stepId)).toEqual(['c']);
   });
 
   it('re-adds a missing run deadline job', async () => {
