@@ -4,7 +4,8 @@
   function` of an included file anew on each call, and a claim needs only these.
 
   Every engine script takes the same 10 keys (all under one hash tag on Redis Cluster):
-    KEYS[1]  run hash          meta: status, open, inflight, failed, aborting, deadline, ...
+    KEYS[1]  run hash          meta: status, open, inflight (kept while open > maxParallel), failed,
+                               aborting, deadline, ...
     KEYS[2]  steps hash        per step: st|id n|id b|id a|id t0|id t1|id ts|id w|id r|id c|id
     KEYS[3]  dag hash          static: id -> "<hasIf><coe>|<group>|<dependents csv>", _ids, g|group
     KEYS[4]  outputs hash      id -> output JSON

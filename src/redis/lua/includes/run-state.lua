@@ -47,17 +47,24 @@ end
 
 -- The run's status, counters, maxParallel and deadline (CARRY), read once per script and kept current by the
 -- writes here: HINCRBY answers the new count, so nothing is read twice (its amounts are strings:
--- formatting a Lua number costs more than the command). `open` is known once a step ended.
+-- formatting a Lua number costs more than the command).
+-- `counted` says whether `inflight` is kept: only while more steps are open than maxParallel.
+-- In-flight steps are open, and `open` only falls, so once open <= maxParallel the limit can
+-- never bind again: a step to admit is open and not in flight, so inflight < maxParallel. The
+-- script that brought open down to maxParallel counted and drained; nothing parks after it.
+-- A run of no more steps than its maxParallel (the bench's, most CI runs) never counts: one
+-- HINCRBY less per step admitted and per step ended.
 -- `parking` says whether the wait list may hold steps: a step is parked only while inflight >=
 -- maxParallel, and every script that lowers inflight drains (or ends the run), so the list is
 -- empty when this script found inflight below maxParallel and parked nothing itself.
 local function runCounters()
   if RUN == nil then
-    local r = rcall('HMGET', KS[1], 'status', 'inflight', 'failed', 'maxParallel', 'deadline')
+    local r = rcall('HMGET', KS[1], 'status', 'inflight', 'failed', 'maxParallel', 'deadline', 'open')
     if STATUS == nil then STATUS = r[1] or false end
-    local inflight, maxParallel = tonumber(r[2] or '0'), tonumber(r[4] or '0')
-    RUN = {inflight = inflight, maxParallel = maxParallel, failed = r[3] == '1', parking = inflight >= maxParallel, open = nil,
-      deadline = r[5]}
+    local inflight, maxParallel, open = tonumber(r[2] or '0'), tonumber(r[4] or '0'), tonumber(r[6] or '0')
+    local counted = open > maxParallel
+    RUN = {inflight = inflight, maxParallel = maxParallel, failed = r[3] == '1', parking = counted and inflight >= maxParallel,
+      open = open, counted = counted, deadline = r[5]}
   end
   return RUN
 end
@@ -76,7 +83,7 @@ end
 local function finishStep(sid, st, reason, continued, attempt, data, prev)
   if prev == nil then prev = rcall('HGET', KS[2], 'st|' .. sid) end
   local run = runCounters()
-  if prev == 'queued' or prev == 'running' or prev == 'retrying' then
+  if run.counted and (prev == 'queued' or prev == 'running' or prev == 'retrying') then
     run.inflight = rcall('HINCRBY', KS[1], 'inflight', '-1')
   end
   run.open = rcall('HINCRBY', KS[1], 'open', '-1')
@@ -107,12 +114,14 @@ end
 -- Marks a ready step queued (within maxParallel) or parks it on the wait list.
 local function admit(sid)
   local run = runCounters()
-  if run.inflight >= run.maxParallel then
-    rcall('RPUSH', KS[8], sid)
-    run.parking = true
-    return
+  if run.counted then
+    if run.inflight >= run.maxParallel then
+      rcall('RPUSH', KS[8], sid)
+      run.parking = true
+      return
+    end
+    run.inflight = rcall('HINCRBY', KS[1], 'inflight', '1')
   end
-  run.inflight = rcall('HINCRBY', KS[1], 'inflight', '1')
   rcall('HSET', KS[2], 'st|' .. sid, 'queued', 'a|' .. sid, '1')
   emit('step.queued', sid, '1', nil)
   TO_ENQUEUE[#TO_ENQUEUE + 1] = sid .. '|1|0'
@@ -244,7 +253,6 @@ local function advance(pending)
     end
   end
   if runTerminal() then return end
-  if run.open == nil then run.open = tonumber(rcall('HGET', KS[1], 'open')) end
   if run.open > 0 then return end
   if run.failed then rare().endRun('failed', nil) else rare().endRun('succeeded', nil) end
 end
