@@ -163,25 +163,6 @@ function splitList(joined: string | null, separator: string): string[] {
   return joined ? joined.split(separator) : [];
 }
 
-/** The last worker id quoted for recordJson, and its JSON. */
-let quotedFor: string | undefined;
-let quoted = '';
-
-/**
- * An attempt record's JSON: what JSON.stringify gives, written out for a succeeded attempt,
- * the record of nearly every step (test/unit/record-json.test.ts holds them equal).
- */
-export function recordJson(record: AttemptRecord): string {
-  const r = record as AttemptRecord & Record<string, unknown>;
-  if (r.status !== 'succeeded' || r.kind !== undefined || r.message !== undefined || r.stack !== undefined || r.retryDelayMs !== undefined) return JSON.stringify(record);
-  if (!Number.isFinite(r.attempt) || !Number.isFinite(r.startedAt) || !Number.isFinite(r.finishedAt)) return JSON.stringify(record);
-  if (r.workerId !== quotedFor) {
-    quotedFor = r.workerId;
-    quoted = JSON.stringify(r.workerId);
-  }
-  return `{"attempt":${r.attempt},"workerId":${quoted},"startedAt":${r.startedAt},"finishedAt":${r.finishedAt},"status":"succeeded"}`;
-}
-
 /** Static per-step facts the scripts read: "<hasIf><coe>|<group>|<dependents csv>". */
 export function staticOf(step: ScenarioDef['steps'][number], dependents: readonly string[]): string {
   return `${step.if !== undefined ? 1 : 0}${step.continueOnError ? 1 : 0}|${step.group ?? ''}|${dependents.join(',')}`;
@@ -218,7 +199,9 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
   }
 
   function finishArgs(outcome: AttemptOutcome, record: AttemptRecord, extra: FinishExtra, stepId: string): (string | number)[] {
-    return [stepId, record.attempt, outcome, extra.output ?? '', recordJson(record), extra.retryDelayMs ?? 0, record.kind ?? '', record.message ?? '', extra.staticEntry ?? ''];
+    // A succeeded attempt's record is what the steps hash holds already (readRun makes it).
+    const json = outcome === 'succeeded' ? '' : JSON.stringify(record);
+    return [stepId, record.attempt, outcome, extra.output ?? '', json, extra.retryDelayMs ?? 0, record.kind ?? '', record.message ?? '', extra.staticEntry ?? ''];
   }
 
   return {

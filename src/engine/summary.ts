@@ -33,7 +33,23 @@ export async function readRun(redis: RedisConnection, keys: Keys, runId: string)
   });
   if (!run || !run.status) return undefined;
   const budgets = await readBudgetHashes(redis, keys, runId, run.suite);
-  return { run, steps, attempts, def: JSON.parse(run.def) as ScenarioDef, input: JSON.parse(run.input ?? '{}'), budgets };
+  const def = JSON.parse(run.def) as ScenarioDef;
+  return { run, steps, attempts: withSucceededRecords(attempts, steps, def), def, input: JSON.parse(run.input ?? '{}'), budgets };
+}
+
+/**
+ * A succeeded attempt has no record of its own (finishAttempt): the steps hash holds all of
+ * it, the attempt (a|), its worker (w|), its start (ts|, the claim) and its end (t1|). Made
+ * here, so summaries and bundles read every attempt; runs of older versions stored it.
+ */
+function withSucceededRecords(attempts: Record<string, string>, steps: Record<string, string>, def: ScenarioDef): Record<string, string> {
+  for (const { id } of def.steps) {
+    const attempt = steps[`a|${id}`];
+    if (steps[`st|${id}`] !== 'succeeded' || !attempt || attempts[`${id}|${attempt}`] !== undefined) continue;
+    const record: AttemptRecord = { attempt: Number(attempt), workerId: steps[`w|${id}`] ?? '', startedAt: Number(steps[`ts|${id}`]), finishedAt: Number(steps[`t1|${id}`]), status: 'succeeded' };
+    attempts[`${id}|${attempt}`] = JSON.stringify(record);
+  }
+  return attempts;
 }
 
 function zeroCost(): CostTotals {

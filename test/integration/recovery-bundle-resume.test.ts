@@ -73,6 +73,11 @@ describe('failure bundle (SPEC §12)', () => {
       [1, 'transient', 'partial failed after 3 of 10 (attempt 1)'],
       [2, 'transient', 'partial failed after 3 of 10 (attempt 2)'],
     ]);
+    // A succeeded attempt is not stored on its own: its record is made from the step's fields.
+    const login = bundle.summary.steps[0];
+    expect(bundle.attempts.login).toEqual([{ attempt: 1, workerId: expect.any(String), startedAt: Date.parse(login.startedAt!), finishedAt: Date.parse(login.finishedAt!), status: 'succeeded' }]);
+    expect(bundle.attempts.login[0].workerId).not.toBe('');
+    expect(await client.redis.hexists(client.keys.runAttempts(runId), 'login|1')).toBe(0);
     expect(bundle.attempts.pay[0].stack).toContain('partial failed');
     expect(bundle.attempts.pay[0].retryDelayMs).toBe(10);
     expect(bundle.outputs).toEqual({ login: { user: 'alice', token: 't-1' }, cart: { items: 3 }, audit: null });

@@ -4,7 +4,8 @@
   A result for a step that is no longer running this attempt is discarded (late result).
   KEYS as in includes/run-core.lua.
   ARGV[6] stepId, ARGV[7] attempt, ARGV[8] outcome: succeeded|failed|timed_out|cancelled|retry
-  ARGV[9] output JSON ('' when none), ARGV[10] attempt record JSON,
+  ARGV[9] output JSON ('' when none), ARGV[10] attempt record JSON, '' for a succeeded attempt:
+  its record is the step's a|, w|, ts| and t1| (readRun in src/engine/summary.ts makes it),
   ARGV[11] retry delay ms, ARGV[12] error kind ('' on success), ARGV[13] error message,
   ARGV[14] the step's static entry as in the dag hash, or '' to read it there (a worker has it
   from the compiled scenario; it never changes after createRun)
@@ -18,7 +19,7 @@ runCounters()
 if runTerminal() then return result(0, 'run_over') end
 local current = rcall('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid)
 if current[1] ~= 'running' or current[2] ~= attempt then return result(0, 'stale') end
-rcall('HSET', K_ATT, sid .. '|' .. attempt, ARGV[10])
+if ARGV[10] ~= '' then rcall('HSET', K_ATT, sid .. '|' .. attempt, ARGV[10]) end
 
 if outcome == 'retry' then
   local nextAttempt = tonumber(attempt) + 1
