@@ -4,6 +4,7 @@ import type { ScenarioDef } from '../scenario/types.ts';
 import { artifactIndex, type ArtifactRecord } from '../worker/artifacts.ts';
 import type { LogEntry } from '../worker/attempt-log.ts';
 import { parseEvent } from './events.ts';
+import { storedOutput } from './outputs.ts';
 import type { AttemptRecord } from './store.ts';
 import { readRun, summarize } from './summary.ts';
 import type { RunSummary, ScenarioEvent } from './types.ts';
@@ -107,7 +108,12 @@ export async function buildBundle(redis: RedisConnection, keys: Keys, runId: str
     scenario: snapshot.def,
     input: snapshot.input,
     attempts: byStepAndAttempt(snapshot.attempts, (_, raw) => JSON.parse(raw) as AttemptRecord),
-    outputs: Object.fromEntries(Object.entries(outputs).map(([id, raw]) => [id, JSON.parse(raw) as unknown])),
+    outputs: Object.fromEntries(
+      snapshot.def.steps.flatMap(({ id }) => {
+        const raw = storedOutput(snapshot.steps[`st|${id}`], outputs[id]);
+        return raw === undefined ? [] : [[id, JSON.parse(raw) as unknown]];
+      }),
+    ),
     checkpoints: byStepAndAttempt(checkpoints, (_, raw) => JSON.parse(raw) as { ts: number; data: unknown }),
     logs: groupLogs(logs),
     artifacts: artifactIndex(artifacts),

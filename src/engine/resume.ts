@@ -2,6 +2,7 @@ import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import { compileScenario } from '../scenario/compile.ts';
 import type { ScenarioDef, StepDef } from '../scenario/types.ts';
+import { storedOutput } from './outputs.ts';
 import { readRun } from './summary.ts';
 
 /** Which steps a resumed run takes over from the old one, and why the others run again. */
@@ -36,14 +37,15 @@ export async function planResume(redis: RedisConnection, keys: Keys, fromRunId: 
     const step = byId.get(id) as StepDef;
     const before = oldSteps.get(id);
     const status = old.steps[`st|${id}`];
+    // Defined exactly when the step succeeded or was reused.
+    const output = storedOutput(status, outputs[id]);
     let why: string | undefined;
     if (!before) why = 'not in the old run';
-    else if (status !== 'succeeded' && status !== 'reused') why = `was ${status ?? 'pending'}`;
-    else if (outputs[id] === undefined) why = 'has no stored output';
+    else if (output === undefined) why = `was ${status ?? 'pending'}`;
     else if (identity(before) !== identity(step)) why = 'definition changed';
     else if (step.needs.some((n) => !plan.reused.has(n))) why = 'a step it needs runs again';
-    if (why) plan.rerun.push({ stepId: id, why });
-    else plan.reused.set(id, outputs[id]);
+    if (why || output === undefined) plan.rerun.push({ stepId: id, why: why ?? 'has no output' });
+    else plan.reused.set(id, output);
   }
   return plan;
 }

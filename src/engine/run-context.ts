@@ -1,6 +1,7 @@
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { StepContext } from '../scenario/cel.ts';
+import { storedOutput } from './outputs.ts';
 
 /** Loads `steps.<id>.output` and `.status` for the ids an expression reads, in one round trip. */
 export async function loadStepContexts(redis: RedisConnection, keys: Keys, runId: string, ids: readonly string[]): Promise<Record<string, StepContext>> {
@@ -14,9 +15,9 @@ export async function loadStepContexts(redis: RedisConnection, keys: Keys, runId
   const statuses = (res?.[1]?.[1] ?? []) as (string | null)[];
   const out: Record<string, StepContext> = {};
   ids.forEach((id, i) => {
-    const raw = outputs[i];
+    const raw = storedOutput(statuses[i], outputs[i]);
     const ctx: StepContext = { status: statuses[i] ?? 'pending', output: null };
-    if (raw !== null && raw !== undefined) ctx.output = JSON.parse(raw);
+    if (raw !== undefined) ctx.output = JSON.parse(raw);
     else delete (ctx as Partial<StepContext>).output;
     out[id] = ctx;
   });

@@ -199,9 +199,11 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
   }
 
   function finishArgs(outcome: AttemptOutcome, record: AttemptRecord, extra: FinishExtra, stepId: string): (string | number)[] {
-    // A succeeded attempt's record is what the steps hash holds already (readRun makes it).
+    // A succeeded attempt's record is what the steps hash holds already (readRun makes it),
+    // and a null output reads as null unstored (storedOutput, src/engine/outputs.ts).
     const json = outcome === 'succeeded' ? '' : JSON.stringify(record);
-    return [stepId, record.attempt, outcome, extra.output ?? '', json, extra.retryDelayMs ?? 0, record.kind ?? '', record.message ?? '', extra.staticEntry ?? ''];
+    const output = extra.output === undefined || extra.output === 'null' ? '' : extra.output;
+    return [stepId, record.attempt, outcome, output, json, extra.retryDelayMs ?? 0, record.kind ?? '', record.message ?? '', extra.staticEntry ?? ''];
   }
 
   return {

@@ -5,6 +5,7 @@ import { loadScenario } from '../scenario/load.ts';
 import type { ScenarioDef } from '../scenario/types.ts';
 import type { CostTotals, RunStatus, RunSummary, StepSummary } from '../engine/types.ts';
 import { formatCost } from '../cli/reports/format.ts';
+import { storedOutput } from '../engine/outputs.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { Session } from './session.ts';
 
@@ -125,7 +126,10 @@ export async function runInTest(session: Session, context: RunContext, source: S
   await context.annotate(annotationOf(meta), 'scenario-queue');
   // Outputs are stored apart from the summary; a test usually asserts on them.
   const outputs = await session.client.redis.hgetall(session.client.keys.runOutputs(runId));
-  const steps = summary.steps.map((s) => (outputs[s.id] === undefined ? s : { ...s, output: JSON.parse(outputs[s.id]) as unknown }));
+  const steps = summary.steps.map((s) => {
+    const raw = storedOutput(s.status, outputs[s.id]);
+    return raw === undefined ? s : { ...s, output: JSON.parse(raw) as unknown };
+  });
   return {
     ...summary,
     steps,

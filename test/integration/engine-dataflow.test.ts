@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient } from '../../src/client.ts';
+import { buildBundle } from '../../src/engine/bundle.ts';
 import { defineHandler } from '../../src/handlers/define.ts';
 import { MAX_OUTPUT_BYTES } from '../../src/worker/attempt.ts';
 import { useTestRedis } from '../support/context.ts';
@@ -95,6 +96,18 @@ steps:
 });
 
 describe('output persistence (SPEC §5, §12)', () => {
+  it('a step that returned nothing reads as output null in templates and conditions', async () => {
+    const run = await engine.run(`
+name: null-output
+steps:
+  - { id: none, uses: noop }
+  - { id: seen, uses: echo, needs: [none], if: "steps.none.output == null", with: { was: "{{ steps.none.output }}" } }
+`);
+    expect(run.summary.status).toBe('succeeded');
+    expect(run.step('seen').status).toBe('succeeded');
+    expect(await outputOf(run.runId, 'seen')).toEqual({ was: null });
+  });
+
   it("keeps a succeeded step's output readable after the run, from any client", async () => {
     const run = await engine.run(`
 name: keep-output
@@ -110,8 +123,11 @@ steps:
       expect(summary?.steps.map((s) => [s.id, s.status])).toEqual([['make', 'succeeded'], ['none', 'succeeded'], ['broken', 'failed']]);
       const outputs = await other.redis.hgetall(other.keys.runOutputs(run.runId));
       expect(JSON.parse(outputs.make)).toEqual({ id: 7, items: [1, 2, 3], nested: { deep: 'yes' } });
-      expect(JSON.parse(outputs.none)).toBeNull();
+      // A null output is not stored; every reader reads it as null (src/engine/outputs.ts).
+      expect(outputs.none).toBeUndefined();
       expect(outputs.broken).toBeUndefined();
+      const bundle = await buildBundle(other.redis, other.keys, run.runId);
+      expect(bundle?.outputs).toEqual({ make: { id: 7, items: [1, 2, 3], nested: { deep: 'yes' } }, none: null });
     } finally {
       await other.close();
     }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBundle } from '../../src/engine/bundle.ts';
 import { useTestRedis } from '../support/context.ts';
 import { eventsOf, eventually, sleep, startEngine, type Engine, type FinishedRun } from '../support/engine.ts';
 
@@ -22,7 +23,7 @@ steps:
     expect(run.summary.status).toBe('succeeded');
     expect(run.step('wait').durationMs).toBeGreaterThanOrEqual(290);
     expect(Date.parse(run.step('after').startedAt!)).toBeGreaterThanOrEqual(Date.parse(run.step('wait').finishedAt!));
-    expect(await t.redis.hget(engine.client.keys.runOutputs(run.runId), 'wait')).toBe('null');
+    expect((await buildBundle(t.redis, engine.client.keys, run.runId))?.outputs.wait).toBeNull();
   });
 });
 
