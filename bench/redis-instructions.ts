@@ -5,11 +5,12 @@
  * show. Each side gets a fresh redis-server under `valgrind --tool=callgrind`, counted from
  * resume to the last unit done (the enqueue is not counted). Needs valgrind (Debian package).
  *
- *   node --import tsx bench/redis-instructions.ts [--steps 2000] [--baseline-tree DIR] [--keep DIR]
+ *   node --import tsx bench/redis-instructions.ts [--steps 2000] [--baseline-tree DIR] [--keep DIR] [--guarded]
  *
  * With --baseline-tree the other checkout's worker drains a third workload, enqueued by that
  * checkout's client (bench/sides.ts). With --keep each side's callgrind
- * dump is copied to DIR/<side>.callgrind (for `callgrind_annotate --inclusive=yes`).
+ * dump is copied to DIR/<side>.callgrind (for `callgrind_annotate --inclusive=yes`). With
+ * --guarded item 5's guarded steps are counted too (and on the baseline tree).
  * Progress on stderr, JSON on stdout.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -20,9 +21,10 @@ import { parseArgs } from 'node:util';
 import { getFreePort, pingRedis } from '../test/support/net.ts';
 import { openBenchRedis } from './redis.ts';
 import { drain, onTree, rawJobs, scenarioRuns, type Workload } from './sides.ts';
+import { guardrailsWorkload } from './items/guardrails.ts';
 import { round } from './stats.ts';
 
-const { values } = parseArgs({ options: { steps: { type: 'string', default: '2000' }, 'baseline-tree': { type: 'string' }, keep: { type: 'string' } } });
+const { values } = parseArgs({ options: { steps: { type: 'string', default: '2000' }, 'baseline-tree': { type: 'string' }, keep: { type: 'string' }, guarded: { type: 'boolean' } } });
 const steps = Number(values.steps);
 if (!Number.isInteger(steps) || steps < 100) {
   process.stderr.write(`--steps must be an integer of at least 100, got ${values.steps}\n`);
@@ -77,6 +79,10 @@ async function count(side: string, workload: Workload): Promise<number> {
 
 const workloads: Record<string, Workload> = { raw: rawJobs(steps), sq: scenarioRuns(steps, 100) };
 if (values['baseline-tree']) workloads.baseline = onTree(scenarioRuns(steps, 100), values['baseline-tree']);
+if (values.guarded) {
+  workloads.guarded = guardrailsWorkload('guarded', steps, 100);
+  if (values['baseline-tree']) workloads['baseline-guarded'] = onTree(guardrailsWorkload('guarded', steps, 100), values['baseline-tree']);
+}
 const perStep: Record<string, number> = {};
 for (const [side, workload] of Object.entries(workloads)) {
   perStep[side] = round(await count(side, workload) / 1000, 1);

@@ -27,7 +27,8 @@ const RUN_BUDGET = { calls: 1_000_000_000, tokens: 1_000_000_000, usd: 1_000_000
 const VARIANTS = ['plain', 'default', 'guarded'] as const;
 type Variant = (typeof VARIANTS)[number];
 
-function workload(variant: Variant, steps: number, perRun: number): Workload {
+/** One variant's workload (also bench/redis-instructions.ts --guarded). */
+export function guardrailsWorkload(variant: Variant, steps: number, perRun: number): Workload {
   if (variant === 'plain') return scenarioRuns(steps, perRun, { label: 'plain', guard: 'open' });
   if (variant === 'default') return scenarioRuns(steps, perRun, { label: 'default', guard: 'default' });
   return scenarioRuns(steps, perRun, {
@@ -43,7 +44,7 @@ export async function guardrails(ctx: BenchContext): Promise<{ result: Record<st
   const measured: Record<Variant, Drained[]> = { plain: [], default: [], guarded: [] };
   for (let r = 1; r <= rounds; r++) {
     for (const variant of rotated(VARIANTS, r)) {
-      const drained = await drain(ctx.redis, workload(variant, steps, stepsPerRun), concurrency);
+      const drained = await drain(ctx.redis, guardrailsWorkload(variant, steps, stepsPerRun), concurrency);
       measured[variant].push(drained);
       ctx.progress(`guardrails round ${r}/${rounds} ${variant}: ${Math.round(drained.stepsPerSec)} steps/s`);
     }
