@@ -16,10 +16,10 @@
  * prefix's functions hash (name -> last used) before loading it and with every heartbeat;
  * the reaper deletes the libraries nobody used lately (src/recovery/libraries.ts).
  */
-import { Command, ReplyError } from 'ioredis';
+import { ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConnection } from './connection.ts';
-import { evalLua, luaSha } from './scripts.ts';
+import { evalLua, luaSha, sendFlat } from './scripts.ts';
 
 export interface LuaLibrary {
   /** The library's name, which is also the name of its one function. */
@@ -115,9 +115,7 @@ export class LuaLibraries {
     this.used.add(lib.name);
     argv[0] = lib.name;
     argv[1] = 0;
-    const command = new Command('fcall', argv, { replyEncoding: 'utf8' });
-    void this.redis.sendCommand(command);
-    return command.promise.catch((e: unknown) => (notFound(e) ? this.loadAndRun(lib, argv.slice(2), nowAt === undefined ? undefined : nowAt - 2) : Promise.reject(e)));
+    return sendFlat(this.redis, 'fcall', argv).catch((e: unknown) => (notFound(e) ? this.loadAndRun(lib, argv.slice(2), nowAt === undefined ? undefined : nowAt - 2) : Promise.reject(e)));
   }
 
   /** A call before the probe answered, or where Functions are refused. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Command } from 'ioredis';
 import type { RedisConnection } from './connection.ts';
 import { luaScripts, type LuaScriptName } from './lua-scripts.generated.ts';
 
@@ -9,12 +10,28 @@ export function luaSha(lua: string): string {
 
 const shas = new Map<LuaScriptName, string>((Object.keys(luaScripts) as LuaScriptName[]).map((name) => [name, luaSha(luaScripts[name].lua)]));
 
+const NO_ARGS: never[] = [];
+
+/**
+ * Sends command `name` with `args` as they are, answers decoded as UTF-8. ioredis's Command
+ * flattens the arguments it is given (`Array.prototype.flat`: ~4 µs for 30 arguments on
+ * Node 20, more than the rest of making the command); ours are flat, so they are set after.
+ */
+export function sendFlat(redis: RedisConnection, name: string, args: (string | number | Buffer)[]): Promise<unknown> {
+  const command = new Command(name, NO_ARGS, { replyEncoding: 'utf8' });
+  command.args = args;
+  // What the constructor does after flattening: numbers to strings, Buffers noted.
+  command.stringifyArguments();
+  void redis.sendCommand(command);
+  return command.promise;
+}
+
 /** Runs a script by SHA (content-addressed, so a deploy never runs a stale one), loading it on NOSCRIPT. */
 export async function evalLua(redis: RedisConnection, script: { lua: string; sha: string }, numberOfKeys: number, args: (string | number | Buffer)[]): Promise<unknown> {
   try {
-    return await redis.evalsha(script.sha, numberOfKeys, ...args);
+    return await sendFlat(redis, 'evalsha', [script.sha, numberOfKeys, ...args]);
   } catch (e) {
-    if (e instanceof Error && e.message.startsWith('NOSCRIPT')) return redis.eval(script.lua, numberOfKeys, ...args);
+    if (e instanceof Error && e.message.startsWith('NOSCRIPT')) return sendFlat(redis, 'eval', [script.lua, numberOfKeys, ...args]);
     throw e;
   }
 }
