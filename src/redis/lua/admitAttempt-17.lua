@@ -43,16 +43,29 @@ local function done(code, a, b)
   return {code, tostring(a or ''), tostring(b or ''), GUARD_EVENTS}
 end
 
--- Kill switch: global or for this scenario.
-local halt = redis.call('HGET', K_HALT, '*') or redis.call('HGET', K_HALT, 'scenario:' .. scenario)
-if halt then return done(4, halt) end
+-- Kill switch: global or for this scenario. Its hash exists only while a halt is on.
+if redis.call('EXISTS', K_HALT) == 1 then
+  local h = redis.call('HMGET', K_HALT, '*', 'scenario:' .. scenario)
+  local halt = h[1] or h[2]
+  if halt then return done(4, halt) end
+end
 
 local useService = live and service ~= ''
+local estimating = live and (est.usd > 0 or est.tokens > 0 or est.calls > 0)
 local probe = false
+-- Each policy hash read once: the service's (breaker, concurrency, rate), and the global one
+-- (all services' concurrency, the daily budget).
+local gpolicy = nil
+if useService or estimating then
+  gpolicy = redis.call('HMGET', K_POLICY, 'maxConcurrentCalls', 'daily.usd', 'daily.tokens', 'daily.calls', 'daily.onExceed')
+end
+local perMs = nil
 
 if useService then
+  local sp = redis.call('HMGET', K_SPOLICY, BREAKER_FIELDS[1], BREAKER_FIELDS[2], BREAKER_FIELDS[3], BREAKER_FIELDS[4],
+    BREAKER_FIELDS[5], 'maxConcurrency', 'rate.max', 'rate.perMs')
   -- Circuit breaker.
-  local cb = breakerPolicy(K_SPOLICY)
+  local cb = breakerOf(sp)
   if cb then
     local state = breakerState(K_BREAKER)
     if state == 'open' then
@@ -91,9 +104,9 @@ if useService then
     return limit and redis.call('ZCARD', permitsKey) >= limit
   end
   local full = nil
-  if permitsFull(K_SPERMITS, tonumber(redis.call('HGET', K_SPOLICY, 'maxConcurrency'))) then
+  if permitsFull(K_SPERMITS, tonumber(sp[6])) then
     full = 'concurrency'
-  elseif permitsFull(K_GPERMITS, tonumber(redis.call('HGET', K_POLICY, 'maxConcurrentCalls'))) then
+  elseif permitsFull(K_GPERMITS, tonumber(gpolicy[1])) then
     full = 'max_concurrent_calls'
   end
   if full then
@@ -104,8 +117,8 @@ if useService then
   -- Rate window: an exact sliding log of admissions. The window is perMs plus a small skew
   -- margin, because what users count is when calls start downstream, and that lags the
   -- admission by a few ms that differ between workers.
-  local rate = redis.call('HMGET', K_SPOLICY, 'rate.max', 'rate.perMs')
-  local rateMax, perMs = tonumber(rate[1]), tonumber(rate[2])
+  local rateMax = tonumber(sp[7])
+  perMs = tonumber(sp[8])
   if rateMax and perMs then
     local window = perMs + math.min(50, math.floor(perMs / 20))
     redis.call('ZREMRANGEBYSCORE', K_RATE, '-inf', now - window)
@@ -122,11 +135,10 @@ local scopes = {}
 local function addScope(name, budgetKey, resKey, limits)
   if limits then scopes[#scopes + 1] = {name = name, budget = budgetKey, res = resKey, limits = limits} end
 end
-local estimating = live and (est.usd > 0 or est.tokens > 0 or est.calls > 0)
 if estimating then
   addScope('run', KEYS[10], KEYS[11], limitsIn(KEYS[10], 'limit:'))
   if ARGV[15] == '1' then addScope('suite', KEYS[12], KEYS[13], limitsIn(KEYS[12], 'limit:')) end
-  addScope('daily', KEYS[14], KEYS[15], limitsIn(K_POLICY, 'daily.'))
+  addScope('daily', KEYS[14], KEYS[15], limitsOf(gpolicy, 2))
 end
 
 local warnings = {}
@@ -165,7 +177,6 @@ end
 if useService then
   redis.call('ZADD', K_SPERMITS, expiry, leaseId)
   redis.call('ZADD', K_GPERMITS, expiry, leaseId)
-  local perMs = tonumber(redis.call('HGET', K_SPOLICY, 'rate.perMs'))
   if perMs then
     redis.call('ZADD', K_RATE, now, leaseId)
     redis.call('PEXPIRE', K_RATE, perMs * 2)

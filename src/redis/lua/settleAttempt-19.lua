@@ -37,7 +37,7 @@ redis.call('ZREM', K_GPERMITS, leaseId)
 redis.call('ZREM', K_SPERMITS, leaseId)
 if member ~= '' then
   redis.call('ZREM', KEYS[10], member)
-  redis.call('ZREM', KEYS[12], member)
+  if hasSuite then redis.call('ZREM', KEYS[12], member) end
   redis.call('ZREM', KEYS[14], member)
 end
 
@@ -45,22 +45,20 @@ end
 local used = usdMicro > 0 or tokIn > 0 or tokOut > 0 or calls > 0
 if used then
   local sid = who.stepId
+  -- Only what was used: a field never written reads as 0 (src/engine/summary.ts,
+  -- src/guardrails/status.ts), and most calls use one or two of the four.
+  local usdUsed = tonumber(usd) > 0
+  local function addUsage(key, pre)
+    if usdUsed then redis.call('HINCRBYFLOAT', key, pre .. 'usd', usd) end
+    if tokIn > 0 then redis.call('HINCRBY', key, pre .. 'tokens.input', tokIn) end
+    if tokOut > 0 then redis.call('HINCRBY', key, pre .. 'tokens.output', tokOut) end
+    if calls > 0 then redis.call('HINCRBY', key, pre .. 'calls', calls) end
+  end
   if redis.call('EXISTS', K_RUN) == 1 then
-    redis.call('HINCRBYFLOAT', K_RUN, 'cost:usd', usd)
-    redis.call('HINCRBY', K_RUN, 'cost:tokens.input', tokIn)
-    redis.call('HINCRBY', K_RUN, 'cost:tokens.output', tokOut)
-    redis.call('HINCRBY', K_RUN, 'cost:calls', calls)
-    redis.call('HINCRBYFLOAT', K_STEPS, 'cost|' .. sid .. '|usd', usd)
-    redis.call('HINCRBY', K_STEPS, 'cost|' .. sid .. '|tokens.input', tokIn)
-    redis.call('HINCRBY', K_STEPS, 'cost|' .. sid .. '|tokens.output', tokOut)
-    redis.call('HINCRBY', K_STEPS, 'cost|' .. sid .. '|calls', calls)
+    addUsage(K_RUN, 'cost:')
+    addUsage(K_STEPS, 'cost|' .. sid .. '|')
   end
-  if service ~= '' then
-    redis.call('HINCRBYFLOAT', K_SPEND, 'usd', usd)
-    redis.call('HINCRBY', K_SPEND, 'tokens.input', tokIn)
-    redis.call('HINCRBY', K_SPEND, 'tokens.output', tokOut)
-    redis.call('HINCRBY', K_SPEND, 'calls', calls)
-  end
+  if service ~= '' then addUsage(K_SPEND, '') end
   local actual = {usd = usdMicro, tokens = tokIn + tokOut, calls = calls}
   local scopes = {
     {name = 'run', budget = KEYS[9], limits = limitsIn(KEYS[9], 'limit:'), ttl = 0},

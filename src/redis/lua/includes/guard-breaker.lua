@@ -7,12 +7,19 @@
 ]]
 --- @include "guard-common"
 
-local function breakerPolicy(policyKey)
-  local v = redis.call('HMGET', policyKey, 'cb.failureThreshold', 'cb.windowMs', 'cb.resetTimeoutMs',
-    'cb.halfOpenMaxCalls', 'cb.whenOpen')
+-- The policy fields breakerOf reads, in its order; a script reading more of the policy hash
+-- asks for these first, in the same HMGET.
+local BREAKER_FIELDS = {'cb.failureThreshold', 'cb.windowMs', 'cb.resetTimeoutMs', 'cb.halfOpenMaxCalls', 'cb.whenOpen'}
+
+-- The breaker policy from an HMGET of BREAKER_FIELDS (v[1..5]); nil when the service has none.
+local function breakerOf(v)
   if not v[1] then return nil end
   return {threshold = tonumber(v[1]), windowMs = tonumber(v[2]), resetMs = tonumber(v[3]),
     probes = tonumber(v[4]), whenOpen = v[5] or 'wait'}
+end
+
+local function breakerPolicy(policyKey)
+  return breakerOf(redis.call('HMGET', policyKey, unpack(BREAKER_FIELDS)))
 end
 
 local function breakerState(breakerKey)

@@ -30,10 +30,15 @@ local function spentIn(budgetKey)
 end
 
 -- Limits of a scope stored as `<prefix>usd` etc.; nil when the scope has none.
+-- A scope's limits from an HMGET of <prefix>usd, tokens, calls, onExceed at v[i..i+3]; nil
+-- when the scope has none.
+local function limitsOf(v, i)
+  if not v[i] and not v[i + 1] and not v[i + 2] then return nil end
+  return {usd = tonumber(v[i]), tokens = tonumber(v[i + 1]), calls = tonumber(v[i + 2]), onExceed = v[i + 3] or 'fail'}
+end
+
 local function limitsIn(key, prefix)
-  local v = redis.call('HMGET', key, prefix .. 'usd', prefix .. 'tokens', prefix .. 'calls', prefix .. 'onExceed')
-  if not v[1] and not v[2] and not v[3] then return nil end
-  return {usd = tonumber(v[1]), tokens = tonumber(v[2]), calls = tonumber(v[3]), onExceed = v[4] or 'fail'}
+  return limitsOf(redis.call('HMGET', key, prefix .. 'usd', prefix .. 'tokens', prefix .. 'calls', prefix .. 'onExceed'), 1)
 end
 
 --[[
