@@ -14,6 +14,7 @@ import type { Reservation } from './cost.ts';
 import { toMicroUsd } from './cost.ts';
 import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
 import { parseGuardEvents } from './events.ts';
+import type { GuardFunctions } from './guard-functions.ts';
 import type { HaltInfo } from './halt.ts';
 
 /** Who an attempt is, and which scopes it spends in. */
@@ -61,6 +62,7 @@ export async function admitAttempt(
   keys: Keys,
   who: AttemptIdentity,
   request: { leaseId: string; leaseMs: number; live: boolean; estimate: Reservation; claim?: ScriptInvocation },
+  functions?: GuardFunctions,
 ): Promise<Admission & { claimed?: unknown }> {
   const { svc, budgets } = scopeKeys(keys, who);
   const admit: ScriptInvocation = {
@@ -99,8 +101,12 @@ export async function admitAttempt(
   // With the claim's invocation, an admitted attempt is claimed in the same script: one round trip.
   let raw: [number, string, string, string[]];
   let claimed: unknown;
-  if (request.claim) [raw, claimed] = (await runChained(redis, 'admitAttempt', admit, 'startAttempt', request.claim)) as [typeof raw, unknown];
-  else raw = (await runScript(redis, 'admitAttempt', admit.keys, admit.args)) as typeof raw;
+  if (request.claim) {
+    const chained = functions ? functions.admit(admit, request.claim) : runChained(redis, 'admitAttempt', admit, 'startAttempt', request.claim);
+    [raw, claimed] = (await chained) as [typeof raw, unknown];
+  } else {
+    raw = (await (functions ? functions.admit(admit) : runScript(redis, 'admitAttempt', admit.keys, admit.args))) as typeof raw;
+  }
   const [code, a, b] = raw;
   const events = parseGuardEvents(raw[3]);
   if (code === 1) return { kind: 'admitted', probe: a === '1', warnings: b ? b.split(',') : [], events, ...(claimed ? { claimed } : {}) };
@@ -127,13 +133,12 @@ export async function settleAttempt(
   keys: Keys,
   who: AttemptIdentity,
   settle: { leaseId: string; member: string; outcome: BreakerOutcome; probe: boolean; actual: CostTotals },
+  functions?: GuardFunctions,
 ): Promise<{ breaker: string; events: ScenarioEvent[] }> {
   const { svc, budgets } = scopeKeys(keys, who);
   const a = settle.actual;
-  const raw = (await runScript(
-    redis,
-    'settleAttempt',
-    [
+  const call: ScriptInvocation = {
+    keys: [
       keys.guard.permits,
       svc.permits,
       svc.probes,
@@ -149,7 +154,7 @@ export async function settleAttempt(
       keys.globalEvents,
       keys.runEvents(who.runId),
     ],
-    [
+    args: [
       settle.leaseId,
       settle.member,
       settle.outcome,
@@ -167,6 +172,7 @@ export async function settleAttempt(
       who.service ?? '',
       who.suite ? '1' : '0',
     ],
-  )) as [string, string[]];
+  };
+  const raw = (await (functions ? functions.settle(call) : runScript(redis, 'settleAttempt', call.keys, call.args))) as [string, string[]];
   return { breaker: raw[0], events: parseGuardEvents(raw[1]) };
 }

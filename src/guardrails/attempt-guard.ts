@@ -16,6 +16,7 @@ import { liveWorkers, type WorkerInfo } from '../worker/heartbeat.ts';
 import { resolveSecrets, type AttemptGuard, type GuardDecision, type GuardLease, type GuardOutcome, type GuardRequest } from '../worker/guard.ts';
 import type { CachedRun } from '../worker/run-cache.ts';
 import { createLoadCache } from '../worker/load-cache.ts';
+import { guardFunctions } from './guard-functions.ts';
 import { admitAttempt, renewLease, reservationMember, settleAttempt, type AttemptIdentity, type BreakerOutcome } from './admission.ts';
 import { actualOf, estimateOf, NO_RESERVATION, type Reservation } from './cost.ts';
 import type { ModelPricing } from './services-schema.ts';
@@ -111,6 +112,8 @@ function freeLease(mock: boolean, mockOutput?: { output: unknown }): GuardLease 
 /** Builds the guard every worker uses by default. */
 export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   const { redis, keys, log } = options;
+  // The admission and settle scripts as a Function library where Redis allows it.
+  const functions = guardFunctions(redis, keys, log);
   // Most attempts need nothing from Redis before they start: facts.peek answers once loaded.
   const facts = createLoadCache<RunFacts>(256, async (runId) => {
     const [suite, record, gate] = await redis.hmget(keys.run(runId), 'suite', 'record', 'gate');
@@ -198,7 +201,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
 
   async function admitThenDecide(attempt: AttemptFacts): Promise<GuardDecision> {
     const { request } = attempt;
-    const admission = await admitAttempt(redis, keys, identity(attempt), { leaseId: leaseIdOf(attempt), leaseMs: options.leaseMs, live: attempt.live, estimate: attempt.estimate, claim: request.claim?.() });
+    const admission = await admitAttempt(redis, keys, identity(attempt), { leaseId: leaseIdOf(attempt), leaseMs: options.leaseMs, live: attempt.live, estimate: attempt.estimate, claim: request.claim?.() }, functions);
     emit(admission.events);
     if (admission.kind === 'halted') return onHalted(request, admission.halt.reason);
     if (admission.kind === 'wait') {
@@ -249,7 +252,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   async function settleAndRecord(who: AttemptIdentity, settle: Parameters<typeof settleAttempt>[3] | undefined, output: string | undefined, attempt: AttemptFacts): Promise<void> {
     for (let n = 1; settle; n++) {
       try {
-        emit((await settleAttempt(redis, keys, who, settle)).events);
+        emit((await settleAttempt(redis, keys, who, settle, functions)).events);
         break;
       } catch (err) {
         // Permits and reservations lapse with the lease anyway; the usage would be lost.
@@ -279,6 +282,8 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   }
 
   return {
+    libraries: () => functions?.libraries() ?? [],
+    preload: async () => functions?.preload(),
     before(request) {
       const { run, step } = request;
       registerRunSecrets(run);

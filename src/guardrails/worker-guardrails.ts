@@ -64,8 +64,10 @@ export async function startWorkerGuardrails(options: WorkerGuardrailsOptions): P
   });
   await subscriber.subscribe(keys.control);
 
+  const guard = createGuardrails({ ...options, services });
+  await guard.preload?.();
   return {
-    guard: createGuardrails({ ...options, services }),
+    guard,
     async stop() {
       clearInterval(timer);
       services.stop();

@@ -118,6 +118,18 @@ export class LuaLibraries {
     return sendFlat(this.redis, 'fcall', argv).catch((e: unknown) => (notFound(e) ? this.loadAndRun(lib, argv.slice(2), nowAt === undefined ? undefined : nowAt - 2) : Promise.reject(e)));
   }
 
+  /**
+   * Loads `lib` now (a worker at start), so that no call finds it missing; a load that fails
+   * here leaves it to the first call, as without this.
+   */
+  async preload(lib: LuaLibrary): Promise<void> {
+    if (!this.ready && this.refused === undefined) {
+      await (this.probed ??= this.probe());
+      this.ready = true;
+    }
+    if (this.refused === undefined) await this.load(lib);
+  }
+
   /** A call before the probe answered, or where Functions are refused. */
   private async firstRun(lib: LuaLibrary, args: (string | number | Buffer)[], nowAt: number | undefined): Promise<unknown> {
     if (!this.ready && this.refused === undefined) {

@@ -70,6 +70,10 @@ export type GuardDecision =
 export interface AttemptGuard {
   /** Synchronous when it needs nothing from Redis (most attempts of a warm worker). */
   before(request: GuardRequest): GuardDecision | PromiseLike<GuardDecision>;
+  /** Redis Function libraries the guard calls (the worker's heartbeat records them as used). */
+  libraries?(): string[];
+  /** Loads what the guard calls (its library) before the worker takes jobs; resolves either way. */
+  preload?(): Promise<void>;
 }
 
 /** No guardrails: every attempt proceeds live, nothing to redact. */

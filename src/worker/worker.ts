@@ -228,7 +228,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
     handlers: registry.names(),
     credentials: credentialNames,
     inflight: inflight.count,
-    functions: fused?.libraries() ?? [],
+    functions: [...(fused?.libraries() ?? []), ...(deps.guard.libraries?.() ?? [])],
   }));
   await heartbeat.first;
   log.info({ concurrency, prefix, handlers: registry.names() }, 'worker ready');

@@ -36,7 +36,7 @@ async function countScripts(prefix: string, body: () => Promise<void>) {
   const socket = connect(Number(url.port || 6379), url.hostname);
   await once(socket, 'connect');
   socket.write('MONITOR\r\n');
-  const counts = { startAttempt: 0, finishAttempt: 0, bullMoveToFinished: 0, bullMoveToActive: 0, fused: 0, fusedActive: 0, admitAttempt: 0, admitAndClaim: 0, functionCalls: 0 };
+  const counts = { startAttempt: 0, finishAttempt: 0, bullMoveToFinished: 0, bullMoveToActive: 0, fused: 0, fusedActive: 0, admitAttempt: 0, admitAndClaim: 0, settleAttempt: 0, functionCalls: 0 };
   let buffered = '';
   socket.on('data', (chunk: Buffer) => {
     const lines = (buffered + chunk.toString('latin1')).split('\r\n');
@@ -51,8 +51,10 @@ async function countScripts(prefix: string, body: () => Promise<void>) {
       else if (args[1] === FINISH) counts.finishAttempt++;
       else if (BULL_MOVE_TO_FINISHED.includes(args[1])) counts.bullMoveToFinished++;
       else if (BULL_MOVE_TO_ACTIVE.includes(args[1])) counts.bullMoveToActive++;
-      else if (args[1] === ADMIT) counts.admitAttempt++;
-      else if (args[2] === '28') counts.admitAndClaim++;
+      // The guard's scripts run as its library (src/guardrails/guard-functions.ts): what to run last.
+      else if (args[1] === ADMIT || (command === 'fcall' && args.at(-1) === 'admit')) counts.admitAttempt++;
+      else if (args[2] === '28' || (command === 'fcall' && args.at(-1) === 'claim')) counts.admitAndClaim++;
+      else if (command === 'fcall' && args.at(-1) === 'settle') counts.settleAttempt++;
       // The compositions hold BullMQ's queue keys as literals: no KEYS. A composed moveToFinished
       // carries the job's target set among its arguments, a composed moveToActive does not.
       else if (args[2] === '0' && args.slice(3).some((a) => a.endsWith(':completed') || a.endsWith(':failed'))) counts.fused++;
@@ -248,7 +250,7 @@ ${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: noop, cost: { call
 `);
     expect(run.summary.status).toBe('succeeded');
     expect(run.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
-    expect(counts).toMatchObject({ admitAndClaim: 6, admitAttempt: 0, startAttempt: 0 });
+    expect(counts).toMatchObject({ admitAndClaim: 6, admitAttempt: 0, startAttempt: 0, settleAttempt: 6 });
   });
 
   it("a large run's steps hash is kept a hash table (no field-by-field scans); a small run's stays compact", async () => {

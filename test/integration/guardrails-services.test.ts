@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type ScenarioClient } from '../../src/client.ts';
 import { applyServices } from '../../src/guardrails/services-store.ts';
+import { libraryNamePrefix } from '../../src/redis/functions.ts';
 import { validateServices } from '../../src/guardrails/services-schema.ts';
 import { parseEvent } from '../../src/engine/events.ts';
 import type { ScenarioEvent } from '../../src/engine/types.ts';
@@ -91,6 +92,12 @@ describe('service limits across worker processes', () => {
     expect(new Set(ends.map((r) => r.pid)).size).toBeGreaterThan(1);
     // Waiting never consumed an attempt.
     for (const step of summary.steps) expect(step.attempts).toBe(1);
+    // Admission and settle ran as the guard's Function library (src/guardrails/guard-functions.ts),
+    // which the workers record as used.
+    const libraries = (await client.redis.call('FUNCTION', 'LIST', 'WITHCODE')) as unknown[][];
+    const guard = libraries.map((l) => [String(l[l.indexOf('library_name') + 1]), String(l[l.indexOf('library_code') + 1])]).find(([name, code]) => name.startsWith(libraryNamePrefix(client.keys.prefix)) && code.includes('local settleAttempt = function'));
+    expect(guard).toBeDefined();
+    expect(await client.redis.hexists(client.keys.functions, guard![0])).toBe(1);
   });
 
   it(`rateLimit: ${RATE.max} per ${RATE.perMs}ms — no window of ${RATE.perMs}ms holds more than ${RATE.max} starts`, async () => {
