@@ -27,7 +27,9 @@ export function renderScripts() {
     // `body`: the script without its includes, for a Function library that has them once
     // (src/worker/fused-completion.ts).
     const body = source.replace(/^--- @include "[\w-]+"\n/gm, '');
-    return `  ${match[1]}: { numberOfKeys: ${match[2]}, includes: ${JSON.stringify(includes)}, lua: ${JSON.stringify(inline(source))}, body: ${JSON.stringify(body)} },`;
+    // `includesLua`: its includes, each once (those of several includes share one set).
+    const includesLua = inline(includes.map((name) => `--- @include "${name}"`).join('\n'));
+    return `  ${match[1]}: { numberOfKeys: ${match[2]}, includes: ${JSON.stringify(includes)}, lua: ${JSON.stringify(inline(source))}, body: ${JSON.stringify(body)}, includesLua: ${JSON.stringify(includesLua)} },`;
   });
   const includes = readdirSync(join(luaDir, 'includes')).filter((f) => f.endsWith('.lua')).sort().map((f) => f.slice(0, -4));
   const modules = includes.map((name) => `  '${name}': ${JSON.stringify(inline(`--- @include "${name}"`))},`);

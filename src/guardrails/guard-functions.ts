@@ -10,14 +10,15 @@
  * (includes/guard-common.lua) outlives a call in a library, so each call makes it anew.
  *
  * Only on a standalone Redis: a library is called with no keys (they travel as arguments), as
- * the worker's fused completion is.
+ * the worker's fused completion is. Where Functions are refused, the scripts run as scripts.
  */
 import type { Logger } from 'pino';
 import type { RedisConnection } from '../redis/connection.ts';
 import type { Keys } from '../redis/keys.ts';
 import { luaIncludes, luaScripts } from '../redis/lua-scripts.generated.ts';
 import { LuaLibraries, luaLibrary, type LuaLibrary } from '../redis/functions.ts';
-import { luaFunction } from '../redis/scripts.ts';
+import { luaFunction, runScript } from '../redis/scripts.ts';
+import { runChained } from '../redis/chain.ts';
 import type { ScriptInvocation } from '../engine/store.ts';
 
 export interface GuardFunctions {
@@ -32,10 +33,9 @@ export interface GuardFunctions {
 }
 
 function guardLua(): string {
+  // Both scripts take the same includes (test/unit/lua-generated.test.ts), each once here.
   return [
-    luaIncludes['guard-common'],
-    luaIncludes['guard-breaker'],
-    luaIncludes['guard-budget'],
+    luaScripts.admitAttempt.includesLua,
     luaIncludes['run-core'],
     `local admitAttempt = ${luaFunction(luaScripts.admitAttempt.body)}`,
     `local settleAttempt = ${luaFunction(luaScripts.settleAttempt.body)}`,
@@ -46,7 +46,6 @@ function guardLua(): string {
     '  local n = #A',
     '  local nk, na, nck, op = tonumber(A[n - 3]), tonumber(A[n - 2]), tonumber(A[n - 1]), A[n]',
     '  GUARD_EVENTS = {}',
-    '  CARRY = nil',
     '  local keys, args = {unpack(A, 1, nk)}, {unpack(A, nk + 1, nk + na)}',
     "  if op == 'settle' then return settleAttempt(keys, args) end",
     '  local first = admitAttempt(keys, args)',
@@ -63,14 +62,23 @@ export function guardFunctions(redis: RedisConnection, keys: Keys, log: Logger):
   if ('isCluster' in redis && redis.isCluster) return undefined;
   const libraries = new LuaLibraries(redis, keys.functions, log);
   const lib: LuaLibrary = luaLibrary(keys.prefix, guardLua());
-  const run = (args: (string | number)[]) => libraries.run(lib, args);
+  // Where Functions are refused, the scripts as they are: the library as one script would make
+  // every function of all three on each call.
+  const scripts = () => libraries.refusedWhy !== undefined;
   return {
     admit(call, claim) {
-      if (!claim) return run([...call.keys, ...call.args, call.keys.length, call.args.length, 0, 'admit']);
-      return run([...call.keys, ...call.args, ...claim.keys, ...claim.args, call.keys.length, call.args.length, claim.keys.length, 'claim']);
+      if (!claim) {
+        if (scripts()) return runScript(redis, 'admitAttempt', call.keys, call.args);
+        return libraries.run(lib, [...call.keys, ...call.args, call.keys.length, call.args.length, 0, 'admit']);
+      }
+      if (scripts()) return runChained(redis, 'admitAttempt', call, 'startAttempt', claim);
+      // The claim's ARGV[2] is its clock, set again if the call waits for a load (LuaLibraries.run).
+      const nowAt = call.keys.length + call.args.length + claim.keys.length + 1;
+      return libraries.run(lib, [...call.keys, ...call.args, ...claim.keys, ...claim.args, call.keys.length, call.args.length, claim.keys.length, 'claim'], nowAt);
     },
     settle(call) {
-      return run([...call.keys, ...call.args, call.keys.length, call.args.length, 0, 'settle']);
+      if (scripts()) return runScript(redis, 'settleAttempt', call.keys, call.args);
+      return libraries.run(lib, [...call.keys, ...call.args, call.keys.length, call.args.length, 0, 'settle']);
     },
     libraries: () => libraries.names,
     preload: () => libraries.preload(lib).catch((err: unknown) => log.warn({ err }, 'guard library not loaded at start; its first call loads it')),

@@ -141,7 +141,8 @@ export async function runRecovery(options: RecoveryOptions): Promise<RecoveryOut
     }
     if (held && toConfirm.size > 0) {
       await new Promise((resolve) => setTimeout(resolve, options.confirmMs ?? RECOVERY_CONFIRM_MS));
-      for (const [runId, gaps] of toConfirm) {
+      held = await extendLock();
+      for (const [runId, gaps] of held ? toConfirm : []) {
         try {
           for (const r of await inspectRun(ctx, runId, Date.now())) if (restsOnMissingJob(r) && gaps.has(gapOf(r))) await repair(r);
         } catch (e) {

@@ -89,6 +89,11 @@ export class LuaLibraries {
     else this.probed = this.probe().catch(() => undefined);
   }
 
+  /** Why Functions are not used on this connection (once the probe answered); undefined while they are. */
+  get refusedWhy(): string | undefined {
+    return this.refused;
+  }
+
   /** The libraries this connection has called. */
   get names(): string[] {
     return [...this.used];

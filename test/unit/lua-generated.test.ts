@@ -21,4 +21,15 @@ describe('generated Lua scripts', () => {
       expect(luaScripts[name].body, name).toMatch(/^begin(Run)?\(KEYS, ARGV\)$/m);
     }
   });
+
+  it("the guard's library holds each of its includes once (src/guardrails/guard-functions.ts)", () => {
+    // It puts admitAttempt's includes, run-core and the bodies of admitAttempt, settleAttempt and startAttempt in one library.
+    expect(luaScripts.settleAttempt.includes).toEqual(luaScripts.admitAttempt.includes);
+    expect(luaScripts.startAttempt.includes).toEqual(['run-core']);
+    const lua = luaScripts.admitAttempt.includesLua;
+    for (const local of ['local GUARD_EVENTS', 'local function guardEmit', 'local function breakerOf', 'local function limitsOf']) {
+      expect(lua.split(local).length - 1, local).toBe(1);
+    }
+    expect(lua).not.toContain('local function begin(');
+  });
 });

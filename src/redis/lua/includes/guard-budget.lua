@@ -29,7 +29,6 @@ local function spentIn(budgetKey)
   return {usd = numberOr(v[1], 0), tokens = numberOr(v[2], 0), calls = numberOr(v[3], 0)}
 end
 
--- Limits of a scope stored as `<prefix>usd` etc.; nil when the scope has none.
 -- A scope's limits from an HMGET of <prefix>usd, tokens, calls, onExceed at v[i..i+3]; nil
 -- when the scope has none.
 local function limitsOf(v, i)
@@ -37,6 +36,7 @@ local function limitsOf(v, i)
   return {usd = tonumber(v[i]), tokens = tonumber(v[i + 1]), calls = tonumber(v[i + 2]), onExceed = v[i + 3] or 'fail'}
 end
 
+-- Limits of a scope stored as `<prefix>usd` etc.; nil when the scope has none.
 local function limitsIn(key, prefix)
   return limitsOf(redis.call('HMGET', key, prefix .. 'usd', prefix .. 'tokens', prefix .. 'calls', prefix .. 'onExceed'), 1)
 end
