@@ -4,7 +4,7 @@ import { connectRedis, duplicateConnection, type RedisConnection, redactUrl } fr
 import { createKeys, STEP_QUEUE, type Keys } from './redis/keys.ts';
 import { createRunStore } from './engine/store.ts';
 import { compileScenario } from './scenario/compile.ts';
-import { closeDeadlineQueue, deadlineQueueOf, enqueueSteps, scheduleDeadline, stepHints } from './engine/jobs.ts';
+import { closeDeadlineQueue, enqueueSteps, scheduleDeadline, stepHints } from './engine/jobs.ts';
 import { readRun, summarize } from './engine/summary.ts';
 import { parseEvent } from './engine/events.ts';
 import { TERMINAL_RUN_STATUSES, type RunSummary, type ScenarioEvent } from './engine/types.ts';
@@ -84,8 +84,6 @@ export async function createClient(options: ClientOptions = {}): Promise<Scenari
   const keys = createKeys(prefix);
   const store = createRunStore(redis, keys);
   const queue = new Queue(STEP_QUEUE, { connection: redis, prefix });
-  // Made now, so its first deadline job is one round trip after the state that needs it.
-  deadlineQueueOf(queue);
   // Without a listener BullMQ prints every connection error; calls fail or wait on their own.
   queue.on('error', () => {});
   const readers = new Set<RedisConnection>();
