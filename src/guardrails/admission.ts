@@ -127,17 +127,20 @@ export async function renewLease(redis: RedisConnection, keys: Keys, who: Attemp
   return Number(n);
 }
 
-/** Releases the attempt's holds, commits its actual usage and feeds the breaker. */
-export async function settleAttempt(
-  redis: RedisConnection,
-  keys: Keys,
-  who: AttemptIdentity,
-  settle: { leaseId: string; member: string; outcome: BreakerOutcome; probe: boolean; actual: CostTotals },
-  functions?: GuardFunctions,
-): Promise<{ breaker: string; events: ScenarioEvent[] }> {
+/** What settleAttempt takes: the attempt's lease and reservation, how it ended, what it used. */
+export interface SettleRequest {
+  readonly leaseId: string;
+  readonly member: string;
+  readonly outcome: BreakerOutcome;
+  readonly probe: boolean;
+  readonly actual: CostTotals;
+}
+
+/** settleAttempt's keys and arguments, sent alone (settleAttempt) or with the step's finish (src/worker/fused-completion.ts). */
+export function settleInvocation(keys: Keys, who: AttemptIdentity, settle: SettleRequest): ScriptInvocation {
   const { svc, budgets } = scopeKeys(keys, who);
   const a = settle.actual;
-  const call: ScriptInvocation = {
+  return {
     keys: [
       keys.guard.permits,
       svc.permits,
@@ -173,6 +176,16 @@ export async function settleAttempt(
       who.suite ? '1' : '0',
     ],
   };
-  const raw = (await (functions ? functions.settle(call) : runScript(redis, 'settleAttempt', call.keys, call.args))) as [string, string[]];
-  return { breaker: raw[0], events: parseGuardEvents(raw[1]) };
+}
+
+/** settleAttempt's raw answer read: the breaker's state after it, and the events it wrote. */
+export function settleAnswer(raw: unknown): { breaker: string; events: ScenarioEvent[] } {
+  const [breaker, events] = raw as [string, string[]];
+  return { breaker, events: parseGuardEvents(events) };
+}
+
+/** Releases the attempt's holds, commits its actual usage and feeds the breaker. */
+export async function settleAttempt(redis: RedisConnection, keys: Keys, who: AttemptIdentity, settle: SettleRequest, functions?: GuardFunctions): Promise<{ breaker: string; events: ScenarioEvent[] }> {
+  const call = settleInvocation(keys, who, settle);
+  return settleAnswer(await (functions ? functions.settle(call) : runScript(redis, 'settleAttempt', call.keys, call.args)));
 }

@@ -17,7 +17,7 @@ import { resolveSecrets, type AttemptGuard, type GuardDecision, type GuardLease,
 import type { CachedRun } from '../worker/run-cache.ts';
 import { createLoadCache } from '../worker/load-cache.ts';
 import { guardFunctions } from './guard-functions.ts';
-import { admitAttempt, renewLease, reservationMember, settleAttempt, type AttemptIdentity, type BreakerOutcome } from './admission.ts';
+import { admitAttempt, renewLease, reservationMember, settleAnswer, settleAttempt, settleInvocation, type AttemptIdentity, type BreakerOutcome, type SettleRequest } from './admission.ts';
 import { actualOf, estimateOf, NO_RESERVATION, type Reservation } from './cost.ts';
 import type { ModelPricing } from './services-schema.ts';
 import { missingHere, missingMessage, missingOnWorkers } from './credentials.ts';
@@ -46,6 +46,33 @@ interface RunFacts {
   record: boolean;
   /** Steps that run mocked by an enqueue-time credential gate. */
   mocked: Set<string>;
+}
+
+/**
+ * How the attempt ends: what to send, or undefined when `withFinish` and it has a recording to
+ * save (that goes alone). Module-level rather than a closure per attempt (tsx names each one).
+ */
+function endingOf(attempt: AttemptFacts, outcome: GuardOutcome, withFinish: boolean): Ending | undefined {
+  clearInterval(attempt.renewal);
+  const { request, holds } = attempt;
+  const actual = actualOf(attempt.mock ? [] : outcome.usage, attempt.pricing, request.input);
+  if (attempt.ended) return { actual };
+  const record = attempt.runInfo.record && attempt.live && outcome.ok && outcome.output !== undefined && RECORDED_HANDLERS.has(request.step.def.uses);
+  if (record && withFinish) return undefined;
+  attempt.ended = true;
+  const used = actual.calls > 0 || actual.usd > 0 || actual.tokens.input > 0 || actual.tokens.output > 0;
+  // Nothing held, nothing spent, nothing to record (a plain step): nothing to send.
+  if (!holds && !used && !record) return { actual };
+  const settle = holds || used ? { leaseId: leaseIdOf(attempt), member: attempt.member || reservationMember(leaseIdOf(attempt), attempt.estimate), outcome: breakerOutcome(outcome), probe: attempt.probe === true, actual } : undefined;
+  return { actual, settle, record: record ? outcome.output : undefined };
+}
+
+/** How an attempt ends for the guard: its usage as committed, and what to send (src/guardrails/admission.ts). */
+interface Ending {
+  readonly actual: CostTotals;
+  readonly settle?: SettleRequest;
+  /** The output to save as a recording (`--record`). */
+  readonly record?: string;
 }
 
 /** What admission answers for an attempt that holds nothing, once the kill switch is left to the claim. */
@@ -82,6 +109,12 @@ interface AttemptFacts {
   readonly now: number;
   readonly workerId: string;
   leaseId?: string;
+  /** Set once proceeding: the lease's renewal timer, the admission's probe flag, the reservation's member. */
+  renewal?: NodeJS.Timeout;
+  probe?: boolean;
+  member?: string;
+  /** Ended: a second `after` sends nothing. */
+  ended?: boolean;
 }
 
 function leaseIdOf(attempt: AttemptFacts): string {
@@ -223,7 +256,9 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
           renewLease(redis, keys, who, { leaseId: leaseIdOf(attempt), member, leaseMs: options.leaseMs }).catch((err: unknown) => log.warn({ err, runId: who.runId }, 'lease renewal failed'));
         }, Math.max(250, Math.floor(options.leaseMs / 3)))
       : undefined;
-    let settled = false;
+    attempt.renewal = renewal;
+    attempt.probe = admission.probe;
+    attempt.member = member;
     const decision: GuardDecision & { kind: 'proceed' } = {
       kind: 'proceed',
       lease: {
@@ -231,16 +266,24 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
         mockOutput,
         redact: redactSecrets,
         after(outcome) {
-          clearInterval(renewal);
-          const actual = actualOf(attempt.mock ? [] : outcome.usage, attempt.pricing, request.input);
-          if (settled) return actual;
-          settled = true;
-          const used = actual.calls > 0 || actual.usd > 0 || actual.tokens.input > 0 || actual.tokens.output > 0;
-          const record = attempt.runInfo.record && attempt.live && outcome.ok && outcome.output !== undefined && RECORDED_HANDLERS.has(request.step.def.uses);
-          // Nothing held, nothing spent, nothing to record (a plain step): nothing to send.
-          if (!holds && !used && !record) return actual;
-          const settle = { leaseId: leaseIdOf(attempt), member: member || reservationMember(leaseIdOf(attempt), attempt.estimate), outcome: breakerOutcome(outcome), probe: admission.probe, actual };
-          return settleAndRecord(who ?? identity(attempt), holds || used ? settle : undefined, record ? outcome.output : undefined, attempt).then(() => actual);
+          const end = endingOf(attempt, outcome, false) as Ending;
+          if (!end.settle && end.record === undefined) return end.actual;
+          return settleAndRecord(who ?? identity(attempt), end.settle, end.record, attempt).then(() => end.actual);
+        },
+        settleWithFinish(outcome) {
+          const end = endingOf(attempt, outcome, true);
+          if (!end) return undefined;
+          if (!end.settle) return { actual: end.actual };
+          const id = who ?? identity(attempt);
+          const settle = end.settle;
+          return {
+            actual: end.actual,
+            settle: {
+              invocation: settleInvocation(keys, id, settle),
+              done: (raw) => emit(settleAnswer(raw).events),
+              alone: () => settleAndRecord(id, settle, undefined, attempt),
+            },
+          };
         },
       },
     };
@@ -249,7 +292,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
     return decision;
   }
 
-  async function settleAndRecord(who: AttemptIdentity, settle: Parameters<typeof settleAttempt>[3] | undefined, output: string | undefined, attempt: AttemptFacts): Promise<void> {
+  async function settleAndRecord(who: AttemptIdentity, settle: SettleRequest | undefined, output: string | undefined, attempt: AttemptFacts): Promise<void> {
     for (let n = 1; settle; n++) {
       try {
         emit((await settleAttempt(redis, keys, who, settle, functions)).events);

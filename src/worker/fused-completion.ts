@@ -35,6 +35,7 @@ import { luaFunction, luaSha, runScript } from '../redis/scripts.ts';
 import type { ScriptInvocation } from '../engine/store.ts';
 import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
 import { hoistedScriptFunction } from './hoist-lua.ts';
+import type { DeferredSettle } from './guard.ts';
 
 /** sha1 of BullMQ moveToFinished texts this composition was verified against → BullMQ version. */
 export const VERIFIED_MOVE_TO_FINISHED = new Map([['69666e69dd5621df59067a03de685e55a486560d', '6.7.0']]);
@@ -65,6 +66,8 @@ type ScriptClient = Redis & { scriptsSet?: Record<string, { lua: string }> } & R
 interface Deferred {
   readonly invocation: ScriptInvocation;
   readonly done: FinishDone;
+  /** The guard's settle of the same attempt, run before the finish. */
+  readonly settle?: DeferredSettle;
 }
 
 /** Called once with the engine script's raw answer, or with why it could not be recorded. */
@@ -77,7 +80,7 @@ export interface FusedCompletion {
    * `done` gets the engine script's raw answer: a callback, not a promise, because this runs
    * once per step and a promise chain per step was a measurable part of a worker's garbage.
    */
-  defer(jobId: string, invocation: ScriptInvocation, done: FinishDone): void;
+  defer(jobId: string, invocation: ScriptInvocation, done: FinishDone, settle?: DeferredSettle): void;
   /** The raw startAttempt answer for this job when it was claimed as BullMQ handed it over. */
   takeClaim(jobId: string): unknown;
   /** The Redis Function libraries this worker has called (its heartbeat records them as used). */
@@ -225,19 +228,32 @@ function bullKeysLua(count: number, constants: readonly string[], constantSlots:
 /**
  * The composed moveToFinished, `main`. No KEYS. ARGV: the finish's script-specific arguments
  * after the run id (na of them, 0 when no finish was deferred), BullMQ's keys 10–12, BullMQ's
- * arguments, then workerId, now, na. The engine's keys are built here from the run id and
- * BullMQ's constant keys are literals: the fused path runs on standalone Redis only, and key
- * names were the largest part of encoding the command.
+ * arguments, the guard's settleAttempt keys and arguments (nsk and nsa of them, 0 without a
+ * settle), then workerId, now, na, nsk, nsa. The engine's keys are built here from the run id
+ * and BullMQ's constant keys are literals: the fused path runs on standalone Redis only, and
+ * key names were the largest part of encoding the command. The settle goes first: the usage is
+ * committed before the finish can end the run.
  */
 function composeFinished(bullLua: string, options: FusedCompletionOptions, constants: readonly string[]): string {
   const jobKeys = Object.fromEntries(FINISHED_JOB_KEYS.map((slot, i) => [slot, `ARGV[na + ${i + 1}]`]));
   return [
     engineLua(options),
+    // The guard's settle (src/guardrails), its includes once (test/unit/lua-generated.test.ts).
+    luaScripts.settleAttempt.includesLua,
+    `local settleAttempt = ${luaFunction(luaScripts.settleAttempt.body)}`,
     // BullMQ's function definitions made once, at load (src/worker/hoist-lua.ts).
     hoistedScriptFunction('bullFinished', bullLua),
     'local function main(_, ARGV)',
     '  local n = #ARGV',
-    '  local na, WORKER_ID, NOW_MS = tonumber(ARGV[n]), ARGV[n - 2], ARGV[n - 1]',
+    '  local na, nsk, nsa, WORKER_ID, NOW_MS = tonumber(ARGV[n - 2]), tonumber(ARGV[n - 1]), tonumber(ARGV[n]), ARGV[n - 4], ARGV[n - 3]',
+    '  local bullEnd = n - 5 - nsk - nsa',
+    '  local settled = false',
+    '  if nsk > 0 then',
+    // GUARD_EVENTS (includes/guard-common.lua) outlives a call in a library too.
+    '    GUARD_EVENTS = {}',
+    '    local ok, answer = pcall(settleAttempt, {unpack(ARGV, bullEnd + 1, bullEnd + nsk)}, {unpack(ARGV, bullEnd + nsk + 1, bullEnd + nsk + nsa)})',
+    `    if ok then settled = answer else settled = 'ERR:' .. ${errText('answer')} end`,
+    '  end',
     // CARRY (includes/run-core.lua) outlives a call in a library: never from an earlier one.
     '  local engine = false',
     '  CARRY = nil',
@@ -251,9 +267,9 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     // The run as the finish left it, for the claim of the next job when it is of the same run.
     '    if ok and RUN then CARRY = {K_RUN, STATUS, RUN.deadline} end',
     '  end',
-    `  local bull = bullFinished(${bullKeysLua(BULL_KEYS, constants, FINISHED_CONSTANT_KEYS, jobKeys)}, {unpack(ARGV, na + ${FINISHED_JOB_KEYS.length + 1}, n - 3)})`,
+    `  local bull = bullFinished(${bullKeysLua(BULL_KEYS, constants, FINISHED_CONSTANT_KEYS, jobKeys)}, {unpack(ARGV, na + ${FINISHED_JOB_KEYS.length + 1}, bullEnd)})`,
     '  if bull == nil then bull = false end',
-    '  return {engine, bull, claimOf(bull, NOW_MS, WORKER_ID)}',
+    '  return {engine, bull, claimOf(bull, NOW_MS, WORKER_ID), settled}',
     'end',
   ].join('\n');
 }
@@ -348,10 +364,14 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   }
 
   function sendFinish(finish: Deferred): void {
-    runScript(redis, 'finishAttempt', finish.invocation.keys, finish.invocation.args).then(
-      (raw) => finish.done(undefined, raw),
-      (err: unknown) => finish.done(err),
-    );
+    // The settle first, as in the composed script: the finish may end the run.
+    const settled = finish.settle ? finish.settle.alone() : Promise.resolve();
+    settled
+      .then(() => runScript(redis, 'finishAttempt', finish.invocation.keys, finish.invocation.args))
+      .then(
+        (raw) => finish.done(undefined, raw),
+        (err: unknown) => finish.done(err),
+      );
   }
 
   /** A claim the script made for the job BullMQ handed over: "<jobId>\x1f<packed answer>", or 'ERR:<message>'. */
@@ -374,7 +394,10 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     // reallocated on the way, per step.
     const fargs = finish?.invocation.args;
     const na = fargs ? fargs.length - STANDARD_ARGS + 1 : 0;
-    const all: unknown[] = new Array(2 + na + FINISHED_JOB_KEYS.length + (bullArgs.length - BULL_KEYS) + 3);
+    const settle = finish?.settle?.invocation;
+    const nsk = settle ? settle.keys.length : 0;
+    const nsa = settle ? settle.args.length : 0;
+    const all: unknown[] = new Array(2 + na + FINISHED_JOB_KEYS.length + (bullArgs.length - BULL_KEYS) + nsk + nsa + 5);
     let k = 2;
     if (fargs) {
       all[k++] = fargs[0];
@@ -382,13 +405,28 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     }
     for (const slot of FINISHED_JOB_KEYS) all[k++] = bullArgs[slot];
     for (let i = BULL_KEYS; i < bullArgs.length; i++) all[k++] = bullArgs[i] ?? '';
+    if (settle) {
+      for (let i = 0; i < nsk; i++) all[k++] = settle.keys[i];
+      for (let i = 0; i < nsa; i++) all[k++] = settle.args[i];
+    }
     all[k++] = options.workerId;
     all[k++] = Date.now();
-    all[k] = na;
+    all[k++] = na;
+    all[k++] = nsk;
+    all[k] = nsa;
     // Chained rather than awaited: an async function costs a promise and a microtask per step.
-    return libraries.runPrefixed(script, all as (string | number | Buffer)[], all.length - 2).then(
+    return libraries.runPrefixed(script, all as (string | number | Buffer)[], all.length - 4).then(
       (answer) => {
-        const raw = answer as [unknown, unknown, string | null];
+        const raw = answer as [unknown, unknown, string | null, unknown];
+        if (finish?.settle) {
+          // Its events before the finish's, as when it went first on its own.
+          if (typeof raw[3] === 'string' && raw[3].startsWith('ERR:')) {
+            log.warn({ jobId, err: raw[3].slice(4) }, 'settle with the job completion failed; it goes alone');
+            void finish.settle.alone();
+          } else {
+            finish.settle.done(raw[3]);
+          }
+        }
         if (finish) {
           if (typeof raw[0] === 'string' && raw[0].startsWith('ERR:')) finish.done(new Error(`finishAttempt in the fused completion: ${raw[0].slice(4)}`));
           else finish.done(undefined, raw[0]);
@@ -454,11 +492,11 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   });
 
   return {
-    defer(jobId, invocation, done) {
+    defer(jobId, invocation, done, settle) {
       // The same job redelivered here while a finish of it waits: the older one goes alone.
       const earlier = deferred.get(jobId);
       if (earlier) sendAlone(jobId, earlier);
-      const finish: Deferred = { invocation, done };
+      const finish: Deferred = settle ? { invocation, done, settle } : { invocation, done };
       deferred.set(jobId, finish);
       // BullMQ completes a job in the microtasks after its processor returns; one that it does
       // not complete (the worker is closing) still gets its finish, alone. One check per turn

@@ -35,6 +35,23 @@ export interface GuardLease {
    * Synchronous when there is nothing to send (an attempt that held and spent nothing).
    */
   after(outcome: GuardOutcome): CostTotals | void | PromiseLike<CostTotals | void>;
+  /**
+   * `after` for an attempt whose finish rides on BullMQ's completion of its job (the fused
+   * completion, src/worker/fused-completion.ts): the settle is handed back to go in the same
+   * script as the finish, one round trip less. Undefined when it cannot go there (a recording
+   * to save): call `after` then. Either this or `after`, once.
+   */
+  settleWithFinish?(outcome: GuardOutcome): { readonly actual?: CostTotals; readonly settle?: DeferredSettle } | undefined;
+}
+
+/** A settle handed to the fused completion (GuardLease.settleWithFinish). */
+export interface DeferredSettle {
+  /** The settle script's keys and arguments. */
+  readonly invocation: ScriptInvocation;
+  /** Called once with the script's raw answer when it ran with the finish. */
+  done(raw: unknown): void;
+  /** Sends the settle alone (the finish went without BullMQ's completion, or that call failed); never rejects. */
+  alone(): Promise<void>;
 }
 
 export interface GuardOutcome {

@@ -8,12 +8,12 @@ import { compileExpression, prepareContext, type PreparedContext } from '../scen
 import { nextRetry } from '../engine/backoff.ts';
 import { enqueueSteps, scheduleDeadline, stepHints, type StepJobData } from '../engine/jobs.ts';
 import { loadStepContexts } from '../engine/run-context.ts';
-import { parseResult, staticOf, type AttemptOutcome, type AttemptRecord, type RunStore, type TransitionResult } from '../engine/store.ts';
+import { parseResult, staticOf, type AttemptOutcome, type AttemptRecord, type RunStore, type ScriptInvocation, type TransitionResult } from '../engine/store.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { CostTotals } from '../engine/types.ts';
 import type { CompiledStep } from '../scenario/compile.ts';
 import { AttemptAbort, runAttempt, type AttemptResult, type Deadline } from './attempt.ts';
-import { resolveSecrets, templateSecrets, type AttemptGuard, type GuardLease } from './guard.ts';
+import { resolveSecrets, templateSecrets, type AttemptGuard, type DeferredSettle, type GuardLease, type GuardOutcome } from './guard.ts';
 import { observeAttempt, observeWait, usageTotals, type WorkerObserver } from './observer.ts';
 import type { CachedRun, RunCache } from './run-cache.ts';
 import type { Inflight } from './inflight.ts';
@@ -394,9 +394,20 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       deps.inflight.remove(abort);
     }
     let committed: CostTotals | void = undefined;
+    // A succeeded step whose finish rides on BullMQ's completion of its job (below): the
+    // guard's settle goes in the same script, before the finish.
+    const withFinish = result.ok && deps.fused !== undefined && step.dependents.length === 0 && job.id !== undefined;
+    let settle: DeferredSettle | undefined;
     try {
-      const settling = lease.after({ ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt, output: result.ok ? result.output : undefined });
-      committed = isThenable(settling) ? await settling : settling;
+      const outcome: GuardOutcome = { ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt, output: result.ok ? result.output : undefined };
+      const ending = withFinish && lease.settleWithFinish ? lease.settleWithFinish(outcome) : undefined;
+      if (ending) {
+        committed = ending.actual;
+        settle = ending.settle;
+      } else {
+        const settling = lease.after(outcome);
+        committed = isThenable(settling) ? await settling : settling;
+      }
     } finally {
       if (observed !== UNOBSERVED) observed({ ok: result.ok, kind: result.ok ? undefined : result.failure.kind, durationMs: Date.now() - startedAt, cost: committed ?? usageTotals(result.usage) });
     }
@@ -404,13 +415,21 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     const record: AttemptRecord = { attempt: data.attempt, workerId: deps.workerId, startedAt, finishedAt: Date.now() };
     if (result.ok) {
       record.status = 'succeeded';
-      const output = lease.redact(result.output);
-      if (deps.fused && step.dependents.length === 0 && job.id) {
+      if (withFinish) {
         // Nothing waits on this step to be queued: its finish rides on BullMQ's completion of
         // the job (one round trip); a step with dependents queues them before its job completes.
-        deps.fused.defer(job.id, store.finishInvocation(run.runId, data.stepId, 'succeeded', record, { output, staticEntry: staticEntryOf(step) }), finishDone(deps, run.runId, attemptLog));
+        let finish: ScriptInvocation;
+        try {
+          finish = store.finishInvocation(run.runId, data.stepId, 'succeeded', record, { output: lease.redact(result.output), staticEntry: staticEntryOf(step) });
+        } catch (e) {
+          // The settle handed over must still go: usage committed, holds released.
+          if (settle) void settle.alone();
+          throw e;
+        }
+        (deps.fused as FusedCompletion).defer(job.id as string, finish, finishDone(deps, run.runId, attemptLog), settle);
         return;
       }
+      const output = lease.redact(result.output);
       await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'succeeded', record, { output, staticEntry: staticEntryOf(step) }));
       return;
     }

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { useTestRedis } from '../support/context.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { luaScripts } from '../../src/redis/lua-scripts.generated.ts';
@@ -16,6 +17,18 @@ import { createClient } from '../../src/client.ts';
 import { parseScenario } from '../../src/scenario/load.ts';
 import { BUILTIN_HANDLERS } from '../../src/handlers/builtin/index.ts';
 import { createKeys, STEP_QUEUE } from '../../src/redis/keys.ts';
+import { defineHandler } from '../../src/handlers/define.ts';
+import type { HandlerDefinition } from '../../src/handlers/types.ts';
+
+/** Reports one call and 15 tokens per attempt. */
+const metered = defineHandler({
+  name: 'metered',
+  input: z.object({}).passthrough(),
+  run: (_input, ctx) => {
+    ctx.reportUsage({ calls: 1, tokens: { input: 10, output: 5 } });
+    return { ok: true };
+  },
+});
 
 const t = useTestRedis('fused-completion');
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
@@ -88,8 +101,8 @@ afterEach(async () => {
 });
 
 /** Starts one worker of concurrency 2, runs `yaml` on it and counts the scripts the run sent. */
-async function runCounted(yaml: string) {
-  engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+async function runCounted(yaml: string, handlers: HandlerDefinition[] = []) {
+  engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2, handlers });
   let run: Awaited<ReturnType<Engine['run']>> | undefined;
   const counts = await countScripts(t.prefix, async () => {
     run = await engine!.run(yaml);
@@ -241,16 +254,25 @@ describe('round trips per step (docs/performance.md)', () => {
     expect(counts.bullMoveToFinished).toBeGreaterThanOrEqual(24);
   });
 
-  it('an attempt the guardrails admit is claimed in the admission script', async () => {
+  it('an attempt the guardrails admit is claimed in the admission script and settled with its job completion', async () => {
     const { run, counts } = await runCounted(`
 name: costed
 budget: { calls: 100, onExceed: fail }
 steps:
-${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: noop, cost: { calls: 1 } }`).join('\n')}
-`);
+${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: metered, cost: { calls: 1 } }`).join('\n')}
+`, [metered]);
     expect(run.summary.status).toBe('succeeded');
     expect(run.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
-    expect(counts).toMatchObject({ admitAndClaim: 6, admitAttempt: 0, startAttempt: 0, settleAttempt: 6 });
+    // The settle went in the script that completed each job: no call of its own.
+    expect(counts).toMatchObject({ admitAndClaim: 6, admitAttempt: 0, startAttempt: 0, settleAttempt: 0 });
+    // ...and did all of its work there: usage committed, every reservation and permit given back.
+    expect(run.summary.cost?.calls).toBe(6);
+    expect(run.summary.cost?.tokens).toEqual({ input: 60, output: 30 });
+    expect(run.summary.steps.map((s) => s.cost?.calls)).toEqual([1, 1, 1, 1, 1, 1]);
+    const keys = createKeys(t.prefix);
+    expect(await t.redis.zcard(keys.guard.run(run.summary.runId).reservations)).toBe(0);
+    expect(await t.redis.hget(keys.guard.run(run.summary.runId).budget, 'spent:calls')).toBe('6');
+    expect(await t.redis.zcard(keys.guard.permits)).toBe(0);
   });
 
   it("a large run's steps hash is kept a hash table (no field-by-field scans); a small run's stays compact", async () => {
