@@ -177,6 +177,25 @@ export function plainHandlerOf(step: ScenarioDef['steps'][number]): string {
   return step.if === undefined && step.service === undefined && step.credentials.length === 0 && step.cost === undefined ? step.uses : '';
 }
 
+/**
+ * What a worker needs to admit a guarded step past its guardrails in the script that hands it
+ * the job (src/worker/fused-completion.ts): "<handler>|<service>|<usdMicro>|<tokens>|<calls>",
+ * the last three '' when the step declares no `cost` (the worker then admits it there only if
+ * its handler has no estimate of its own). '' for a step whose admission needs JavaScript
+ * first: an `if`, credentials, nothing to hold, or a token estimate to price from the input's
+ * model. The static estimate is estimateOf's (src/guardrails/cost.ts) for such a step.
+ */
+export function handoverAdmissionOf(step: ScenarioDef['steps'][number]): string {
+  if (step.if !== undefined || step.credentials.length > 0) return '';
+  const cost = step.cost;
+  if (step.service === undefined && cost === undefined) return '';
+  if (!cost) return `${step.uses}|${step.service}|||`;
+  const tokens = Math.max(0, Math.ceil(cost.tokens ?? 0));
+  if (cost.usd === undefined && tokens > 0) return '';
+  const usdMicro = Math.max(0, Math.ceil((cost.usd ?? 0) * 1_000_000));
+  return `${step.uses}|${step.service ?? ''}|${usdMicro}|${tokens}|${Math.max(0, Math.ceil(cost.calls ?? 0))}`;
+}
+
 export interface RunStoreOptions {
   /** Written into events; '' for clients. */
   readonly workerId?: string;
@@ -225,7 +244,7 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
       reused: ReadonlyMap<string, string> = new Map(),
     ) {
       const args: (string | number)[] = [JSON.stringify(meta), def.steps.length];
-      for (const step of def.steps) args.push(step.id, staticOf(step, dependents[step.id] ?? []), step.needs.length, plainHandlerOf(step));
+      for (const step of def.steps) args.push(step.id, staticOf(step, dependents[step.id] ?? []), step.needs.length, plainHandlerOf(step), handoverAdmissionOf(step));
       const groups = Object.entries(def.groups);
       args.push(groups.length);
       for (const [name, g] of groups) args.push(name, g.timeoutMs);

@@ -46,7 +46,7 @@ export function reservationMember(leaseId: string, r: Reservation): string {
   return `${leaseId}|${r.usdMicro}|${r.tokens}|${r.calls}`;
 }
 
-function scopeKeys(keys: Keys, who: AttemptIdentity) {
+function scopeKeys(keys: Keys, who: Pick<AttemptIdentity, 'runId' | 'service' | 'suite' | 'day'>) {
   const run = keys.guard.run(who.runId);
   // Absent scopes get keys nobody writes, so every script takes a fixed key list.
   const suite = keys.guard.suite(who.suite ?? '');
@@ -54,6 +54,26 @@ function scopeKeys(keys: Keys, who: AttemptIdentity) {
   /** Budget and reservations of run, suite and daily scope, in the scripts' KEYS order. */
   const budgets = [run.budget, run.reservations, suite.budget, suite.reservations, daily.budget, daily.reservations];
   return { svc: keys.guard.service(who.service ?? ''), run, suite, daily, budgets };
+}
+
+/**
+ * admitAttempt's 17 keys (its header says which). Also the template of the keys the worker's
+ * fused completion builds in Lua when it admits a step on hand-over (guardKeysLua there).
+ */
+export function admitKeys(keys: Keys, who: Pick<AttemptIdentity, 'runId' | 'service' | 'suite' | 'day'>): string[] {
+  const { svc, budgets } = scopeKeys(keys, who);
+  return [keys.guard.halt, keys.guard.policy, keys.guard.permits, svc.policy, svc.permits, svc.rate, svc.breaker, svc.probes, svc.stats, ...budgets, keys.globalEvents, keys.runEvents(who.runId)];
+}
+
+/** admitAttempt's answer, {code, a, b, events}, read. */
+export function admissionOf(raw: readonly [number | string, string, string, readonly string[]], claimed?: unknown): Admission & { claimed?: unknown } {
+  const code = Number(raw[0]);
+  const [, a, b] = raw;
+  const events = parseGuardEvents(raw[3] as string[]);
+  if (code === 1) return { kind: 'admitted', probe: a === '1', warnings: b ? b.split(',') : [], events, ...(claimed ? { claimed } : {}) };
+  if (code === 2) return { kind: 'wait', delayMs: Number(a), reason: b as WaitReason, events };
+  if (code === 3) return { kind: 'fail', errorKind: a as 'circuit_open' | 'budget_exceeded', message: b, events };
+  return { kind: 'halted', halt: JSON.parse(a) as HaltInfo, events };
 }
 
 /** Asks the admission script; nothing is taken unless the answer is `admitted`. */
@@ -64,22 +84,8 @@ export async function admitAttempt(
   request: { leaseId: string; leaseMs: number; live: boolean; estimate: Reservation; claim?: ScriptInvocation },
   functions?: GuardFunctions,
 ): Promise<Admission & { claimed?: unknown }> {
-  const { svc, budgets } = scopeKeys(keys, who);
   const admit: ScriptInvocation = {
-    keys: [
-      keys.guard.halt,
-      keys.guard.policy,
-      keys.guard.permits,
-      svc.policy,
-      svc.permits,
-      svc.rate,
-      svc.breaker,
-      svc.probes,
-      svc.stats,
-      ...budgets,
-      keys.globalEvents,
-      keys.runEvents(who.runId),
-    ],
+    keys: admitKeys(keys, who),
     args: [
       request.leaseId,
       request.leaseMs,
@@ -107,12 +113,7 @@ export async function admitAttempt(
   } else {
     raw = (await (functions ? functions.admit(admit) : runScript(redis, 'admitAttempt', admit.keys, admit.args))) as typeof raw;
   }
-  const [code, a, b] = raw;
-  const events = parseGuardEvents(raw[3]);
-  if (code === 1) return { kind: 'admitted', probe: a === '1', warnings: b ? b.split(',') : [], events, ...(claimed ? { claimed } : {}) };
-  if (code === 2) return { kind: 'wait', delayMs: Number(a), reason: b as WaitReason, events };
-  if (code === 3) return { kind: 'fail', errorKind: a as 'circuit_open' | 'budget_exceeded', message: b, events };
-  return { kind: 'halted', halt: JSON.parse(a) as HaltInfo, events };
+  return admissionOf(raw, claimed);
 }
 
 /** Keeps a running attempt's permits, probe slot and reservations; returns how many entries it still held. */

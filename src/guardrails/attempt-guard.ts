@@ -17,7 +17,8 @@ import { resolveSecrets, type AttemptGuard, type GuardDecision, type GuardLease,
 import type { CachedRun } from '../worker/run-cache.ts';
 import { createLoadCache } from '../worker/load-cache.ts';
 import { guardFunctions } from './guard-functions.ts';
-import { admitAttempt, renewLease, reservationMember, settleAnswer, settleAttempt, settleInvocation, type AttemptIdentity, type BreakerOutcome, type SettleRequest } from './admission.ts';
+import { admissionOf, admitAttempt, renewLease, reservationMember, settleAnswer, settleAttempt, settleInvocation, type Admission, type AttemptIdentity, type BreakerOutcome, type SettleRequest } from './admission.ts';
+import type { HandoverAdmission } from '../worker/fused-completion.ts';
 import { actualOf, estimateOf, NO_RESERVATION, type Reservation } from './cost.ts';
 import type { ModelPricing } from './services-schema.ts';
 import { missingHere, missingMessage, missingOnWorkers } from './credentials.ts';
@@ -109,6 +110,8 @@ interface AttemptFacts {
   readonly now: number;
   readonly workerId: string;
   leaseId?: string;
+  /** The daily budget's day, when the admission chose it (on hand-over); else the day of `now`. */
+  readonly day?: string;
   /** Set once proceeding: the lease's renewal timer, the admission's probe flag, the reservation's member. */
   renewal?: NodeJS.Timeout;
   probe?: boolean;
@@ -124,7 +127,7 @@ function leaseIdOf(attempt: AttemptFacts): string {
 
 function identity(attempt: AttemptFacts): AttemptIdentity {
   const { run, step, data } = attempt.request;
-  return { runId: run.runId, stepId: step.def.id, attempt: data.attempt, workerId: attempt.workerId, scenario: run.def.name, service: step.def.service, suite: attempt.runInfo.suite, day: utcDay(attempt.now) };
+  return { runId: run.runId, stepId: step.def.id, attempt: data.attempt, workerId: attempt.workerId, scenario: run.def.name, service: step.def.service, suite: attempt.runInfo.suite, day: attempt.day ?? utcDay(attempt.now) };
 }
 
 /** How the breaker counts an outcome: aborts and input errors say nothing about the service. */
@@ -219,6 +222,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   /** The answer once the credential gate and the run's facts are known; async only when it must wait on Redis. */
   function decide(request: GuardRequest, gate: 'mock' | undefined, runInfo: RunFacts): GuardDecision | Promise<GuardDecision> {
     const { run, step } = request;
+    if (request.admitted) return handedOver(request, runInfo, request.admitted);
     const mock = gate === 'mock' || run.mock || runInfo.mocked.has(step.def.id);
     const live = !mock && !(request.input instanceof Error);
     const service = step.def.service;
@@ -235,6 +239,12 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   async function admitThenDecide(attempt: AttemptFacts): Promise<GuardDecision> {
     const { request } = attempt;
     const admission = await admitAttempt(redis, keys, identity(attempt), { leaseId: leaseIdOf(attempt), leaseMs: options.leaseMs, live: attempt.live, estimate: attempt.estimate, claim: request.claim?.() }, functions);
+    return decided(attempt, admission);
+  }
+
+  /** The decision once admission answered (here, or as the job was handed over). */
+  async function decided(attempt: AttemptFacts, admission: Admission & { claimed?: unknown }): Promise<GuardDecision> {
+    const { request } = attempt;
     emit(admission.events);
     if (admission.kind === 'halted') return onHalted(request, admission.halt.reason);
     if (admission.kind === 'wait') {
@@ -243,8 +253,25 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
     }
     if (admission.kind === 'fail') return { kind: 'fail', failure: { kind: admission.errorKind, message: admission.message, retryable: false } };
     const decision = proceed(attempt, admission, attempt.mock ? await mockOutputFor(request) : undefined);
-    if ('claimed' in admission && admission.claimed) decision.claimed = admission.claimed;
+    if (admission.claimed) decision.claimed = admission.claimed;
     return decision;
+  }
+
+  /**
+   * An attempt admitted as its job was handed over (src/worker/fused-completion.ts): its
+   * permits and reservation are held under the lease id and day the script chose, whatever
+   * happens next, so it settles like any other (an input that failed to render included).
+   */
+  function handedOver(request: GuardRequest, runInfo: RunFacts, admitted: HandoverAdmission): Promise<GuardDecision> {
+    const { step } = request;
+    const service = step.def.service;
+    const pricing = (service && options.services.current().services[service]?.pricing) || {};
+    const mock = request.run.mock || runInfo.mocked.has(step.def.id);
+    const live = !mock && !(request.input instanceof Error);
+    // The static estimate the script reserved (store.ts handoverAdmissionOf is estimateOf's for such a step).
+    const estimate = estimateOf(step.def.cost, options.registry.has(step.def.uses) ? options.registry.get(step.def.uses) : undefined, request.input, pricing);
+    const attempt: AttemptFacts = { request, runInfo, mock, live, pricing, holds: true, estimate, now: Date.now(), workerId: options.workerId, leaseId: admitted.leaseId, day: admitted.day };
+    return decided(attempt, admissionOf(admitted.raw));
   }
 
   function proceed(attempt: AttemptFacts, admission: { readonly probe: boolean }, mockOutput: { output: unknown } | undefined): GuardDecision & { kind: 'proceed' } {

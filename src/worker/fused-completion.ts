@@ -35,6 +35,7 @@ import { luaFunction, luaSha, runScript } from '../redis/scripts.ts';
 import type { ScriptInvocation } from '../engine/store.ts';
 import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
 import { hoistedScriptFunction } from './hoist-lua.ts';
+import { admitKeys } from '../guardrails/admission.ts';
 import type { DeferredSettle } from './guard.ts';
 
 /** sha1 of BullMQ moveToFinished texts this composition was verified against → BullMQ version. */
@@ -95,6 +96,32 @@ export interface FusedCompletionOptions {
    * without a reservation and leaves the kill switch to the claim, which checks it.
    */
   readonly plainHandlers: readonly string[];
+  /**
+   * Set when the worker runs the built-in guardrails: a guarded step whose admission needs
+   * nothing from JavaScript (`a|<step>` in the dag hash, store.ts handoverAdmissionOf) is
+   * admitted and claimed as its job is handed over. `handlers`: every handler of this worker;
+   * `leaseMs`: how long its permits and reservations hold unless renewed.
+   */
+  readonly handover?: { readonly handlers: readonly string[]; readonly leaseMs: number };
+}
+
+/** A guarded step admitted as its job was handed over (handoverOf). */
+export interface HandoverAdmission {
+  /** admitAttempt's answer {code, a, b, events} (src/guardrails/admission.ts admissionOf). */
+  readonly raw: [string, string, string, string[]];
+  readonly leaseId: string;
+  /** The UTC day of the daily budget it reserved in. */
+  readonly day: string;
+  /** startAttempt's packed answer when it was admitted; undefined otherwise. */
+  readonly claim?: string;
+}
+
+/** A hand-over's answer (takeClaim) read as an admission; undefined for a plain claim. */
+export function handoverOf(answer: unknown): HandoverAdmission | undefined {
+  if (typeof answer !== 'string' || answer.charCodeAt(0) !== 33) return undefined;
+  // "!" RS code RS a RS b RS leaseId RS day RS events (GS-separated) RS claim (may be '')
+  const f = answer.split('\x1e');
+  return { raw: [f[1], f[2], f[3], f[6] === '' ? [] : f[6].split('\x1d')], leaseId: f[4], day: f[5], claim: f[7] === '' ? undefined : f[7] };
 }
 
 /** Appends BullMQ's arguments after its keys to `out`, Lua-safe (a Lua table cannot hold nil). */
@@ -132,6 +159,88 @@ end`;
 }
 
 /**
+ * Lua building admitAttempt's 17 keys from run id, service, suite and day: admitKeys
+ * (src/guardrails/admission.ts) with marks in their places, so they are the same keys.
+ */
+function guardKeysLua(keys: Keys): string {
+  const marks = { runId: '\u0001R\u0001', service: '\u0001S\u0001', suite: '\u0001U\u0001', day: '\u0001D\u0001' };
+  const names: Record<string, string> = { [marks.runId]: 'runId', [marks.service]: 'service', [marks.suite]: 'suite', [marks.day]: 'day' };
+  const parts = admitKeys(keys, marks).map((key) =>
+    key
+      .split(/(\u0001[RSUD]\u0001)/)
+      .filter((piece) => piece !== '')
+      .map((piece) => names[piece] ?? luaString(piece))
+      .join(' .. '),
+  );
+  return `local function guardKeys(runId, service, suite, day)\n  return {${parts.join(', ')}}\nend`;
+}
+
+/**
+ * Lua admitting a guarded step as its job is handed over (`admitNext`): admitAttempt of the
+ * built-in guardrails with the static estimate from `a|<step>`, then its claim, startAttempt,
+ * when admitted. Answers "<jobId> US ! RS code RS a RS b RS leaseId RS day RS events RS claim"
+ * (handoverOf reads it); false when the step is not one this worker admits here.
+ */
+function handoverLua(options: FusedCompletionOptions): string {
+  if (!options.handover) return '';
+  const known = [...options.handover.handlers].sort().map((h) => `[${luaString(h)}] = true`).join(', ');
+  return [
+    `local admitAttempt = ${luaFunction(luaScripts.admitAttempt.body)}`,
+    guardKeysLua(options.keys),
+    `local KNOWN, LEASE_MS = {${known}}, ${luaString(String(options.handover.leaseMs))}`,
+    // The UTC day "YYYY-MM-DD" of a time in ms (days to civil date, H. Hinnant), kept for the day.
+    'local dayOf, dayNumber = nil, nil',
+    'local function utcDay(ms)',
+    '  local z = math.floor(ms / 86400000)',
+    '  if z == dayNumber then return dayOf end',
+    '  local days = z + 719468',
+    '  local era = math.floor(days / 146097)',
+    '  local doe = days - era * 146097',
+    '  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)',
+    '  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))',
+    '  local mp = math.floor((5 * doy + 2) / 153)',
+    '  local d = doy - math.floor((153 * mp + 2) / 5) + 1',
+    '  local m = mp + 3',
+    '  if mp >= 10 then m = mp - 9 end',
+    '  local y = yoe + era * 400',
+    '  if m <= 2 then y = y + 1 end',
+    "  dayNumber, dayOf = z, string.format('%04d-%02d-%02d', y, m, d)",
+    '  return dayOf',
+    'end',
+    'local function admitNext(k, dag, runId, stepId, attempt, jobId, now, workerId)',
+    '  local S = string',
+    // "<handler>|<service>|<usdMicro>|<tokens>|<calls>" (store.ts handoverAdmissionOf).
+    '  local a = dag[3]',
+    "  local p1 = S.find(a, '|', 1, true)",
+    "  local p2 = p1 and S.find(a, '|', p1 + 1, true)",
+    "  local p3 = p2 and S.find(a, '|', p2 + 1, true)",
+    "  local p4 = p3 and S.find(a, '|', p3 + 1, true)",
+    '  if not p4 then return false end',
+    '  local handler, service = S.sub(a, 1, p1 - 1), S.sub(a, p1 + 1, p2 - 1)',
+    '  local usd, tokens, calls = S.sub(a, p2 + 1, p3 - 1), S.sub(a, p3 + 1, p4 - 1), S.sub(a, p4 + 1)',
+    '  if not KNOWN[handler] then return false end',
+    "  if usd == '' then",
+    // No `cost`: a handler with an estimate of its own reads it from the input (JavaScript).
+    '    if not PLAIN[handler] then return false end',
+    "    usd, tokens, calls = '0', '0', '0'",
+    '  end',
+    "  local scenario, suite = dag[4] or '', dag[5] or ''",
+    '  local day = utcDay(tonumber(now))',
+    // Unique per attempt and hand-over: a job handed over again gets a lease of its own.
+    "  local leaseId = runId .. '|' .. stepId .. '|' .. attempt .. '|' .. workerId .. '.' .. jobId .. '.' .. now",
+    "  local hasSuite = '0'",
+    "  if suite ~= '' then hasSuite = '1' end",
+    '  GUARD_EVENTS = {}',
+    "  local r = admitAttempt(guardKeys(runId, service, suite, day), {leaseId, LEASE_MS, scenario, service, '1', usd, tokens, calls, runId, stepId, attempt, workerId, CAP, CONTROL, hasSuite})",
+    "  local claim = ''",
+    // The kill switch was read by the admission: the claim does not read it again.
+    "  if r[1] == 1 then claim = packed(startAttempt(k, {runId, now, workerId, CONTROL, CAP, stepId, attempt, '0', '', dag[2]})) end",
+    "  return jobId .. '\\31!\\30' .. r[1] .. '\\30' .. r[2] .. '\\30' .. r[3] .. '\\30' .. leaseId .. '\\30' .. day .. '\\30' .. table.concat(r[4], '\\29') .. '\\30' .. claim",
+    'end',
+  ].join('\n');
+}
+
+/**
  * Lua of the engine's part, made once when the library loads (src/redis/functions.ts): the
  * run-state functions (includes/run-state.lua), finishAttempt and startAttempt as functions of
  * their KEYS and ARGV, and `claimOf(bull, now, workerId)`: the engine's startAttempt of the job
@@ -147,6 +256,9 @@ function engineLua(options: FusedCompletionOptions): string {
   const cap = luaString(String(GLOBAL_EVENTS_CAP));
   return [
     luaIncludes['run-state'],
+    // The guard's includes, once: admitAttempt and settleAttempt take the same ones
+    // (test/unit/lua-generated.test.ts); GUARD_EVENTS is theirs.
+    luaScripts.settleAttempt.includesLua,
     `local finishAttempt = ${luaFunction(luaScripts.finishAttempt.body)}`,
     `local startAttempt = ${luaFunction(luaScripts.startAttempt.body)}`,
     `local CONTROL, CAP, PLAIN, HALT = ${control}, ${cap}, {${plain}}, ${luaString(options.keys.guard.halt)}`,
@@ -160,6 +272,7 @@ function engineLua(options: FusedCompletionOptions): string {
     "  return code .. '\\31' .. r[2] .. '\\31' .. r[3] .. '\\31' .. (r[4] or '') .. '\\31' .. r[5]",
     'end',
     runKeysLua(options.keys),
+    handoverLua(options),
     'local function claimNext(job, jobId, now, workerId)',
     // The string library, called ~15 times below, read from the globals once (not at the
     // library's top level, where Redis refuses the read while the library loads).
@@ -192,7 +305,13 @@ function engineLua(options: FusedCompletionOptions): string {
     // goes to startAttempt as a static entry (its ARGV[10]) of which it reads only that.
     '  local handler, entry',
     "  if name == 'step' then",
-    "    local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId)",
+    ...(options.handover
+      ? [
+          // A guarded step admitted here has `a|<step>`; the run's scenario and suite come along.
+          "    local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId, 'a|' .. stepId, '|scenario', '|suite')",
+          '    if not dag[1] and dag[2] and dag[3] then return admitNext(k, dag, runId, stepId, attempt, jobId, now, workerId) end',
+        ]
+      : ["    local dag = redis.call('HMGET', k[3], 'p|' .. stepId, stepId)"]),
     '    handler, entry = dag[1], dag[2]',
     '  elseif S.byte(name, 5) == 58 then',
     "    local colon = S.find(name, ':', 6, true)",
@@ -238,8 +357,7 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
   const jobKeys = Object.fromEntries(FINISHED_JOB_KEYS.map((slot, i) => [slot, `ARGV[na + ${i + 1}]`]));
   return [
     engineLua(options),
-    // The guard's settle (src/guardrails), its includes once (test/unit/lua-generated.test.ts).
-    luaScripts.settleAttempt.includesLua,
+    // The guard's settle (src/guardrails); its includes are engineLua's.
     `local settleAttempt = ${luaFunction(luaScripts.settleAttempt.body)}`,
     // BullMQ's function definitions made once, at load (src/worker/hoist-lua.ts).
     hoistedScriptFunction('bullFinished', bullLua),

@@ -6,6 +6,7 @@ import type { CostTotals } from '../engine/types.ts';
 import type { CompiledStep } from '../scenario/compile.ts';
 import type { StepJobData } from '../engine/jobs.ts';
 import type { CachedRun } from './run-cache.ts';
+import type { HandoverAdmission } from './fused-completion.ts';
 
 /** What the guard sees before an attempt. */
 export interface GuardRequest {
@@ -19,6 +20,11 @@ export interface GuardRequest {
   readonly secrets: Readonly<Record<string, string>>;
   /** The claim of the attempt, for a guard that can send it with its admission (one round trip). */
   readonly claim?: () => ScriptInvocation;
+  /**
+   * The built-in guardrails' admission, made as the job was handed over (src/worker/fused-completion.ts):
+   * the guard decides from it and asks nothing again. Only for a worker with the built-in guardrails.
+   */
+  readonly admitted?: HandoverAdmission;
 }
 
 /** A granted attempt: call `after` exactly once when it ends. */

@@ -20,7 +20,7 @@ import type { Inflight } from './inflight.ts';
 import { captureAttemptLog } from './attempt-log.ts';
 import { storeArtifact } from './artifacts.ts';
 import { isolate } from './isolation.ts';
-import type { FinishDone, FusedCompletion } from './fused-completion.ts';
+import { handoverOf, type FinishDone, type FusedCompletion, type HandoverAdmission } from './fused-completion.ts';
 
 /** Thrown into an attempt's signal when the worker shuts down: the attempt is given back. */
 export const SHUTDOWN_REASON = new ScenarioError('cancelled', 'worker shutting down', { retryable: true, details: { shutdown: true } });
@@ -259,13 +259,13 @@ export function createStepProcessor(deps: StepProcessorDeps) {
    * failFast or halt published before its handler starts must still reach it. A failure before
    * the attempt starts gives the claim back, uncounted.
    */
-  async function processPreclaimed(job: Job<StepJobData>, token: string | undefined, preclaimed: TransitionResult): Promise<void> {
+  async function processPreclaimed(job: Job<StepJobData>, token: string | undefined, preclaimed: TransitionResult, admitted?: HandoverAdmission): Promise<void> {
     const { runId, stepId, attempt } = job.data;
     const abort = new AttemptAbort();
     deps.inflight.add(runId, stepId, abort);
     const held: Preclaim = { claim: preclaimed, abort, settled: false };
     try {
-      await runStep(job, token, held);
+      await runStep(job, token, held, admitted);
     } catch (e) {
       if (!held.settled && !(e instanceof DelayedError)) await store.releaseAttempt(runId, stepId, attempt, 'error').catch(() => undefined);
       throw e;
@@ -279,9 +279,12 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     // Claimed already when BullMQ handed the job over (a plain step, src/worker/fused-completion.ts).
     const claimedRaw = job.id ? deps.fused?.takeClaim(job.id) : undefined;
     if (!claimedRaw) return runStep(job, token);
-    const preclaimed = parseResult(claimedRaw);
-    if (preclaimed.code !== 1) return runStep(job, token, { claim: preclaimed, settled: true });
-    return processPreclaimed(job, token, preclaimed);
+    // A guarded step admitted (and, if so, claimed) as its job was handed over.
+    const admitted = handoverOf(claimedRaw);
+    if (admitted && !admitted.claim) return runStep(job, token, undefined, admitted);
+    const preclaimed = parseResult(admitted ? admitted.claim : claimedRaw);
+    if (preclaimed.code !== 1) return runStep(job, token, { claim: preclaimed, settled: true }, admitted);
+    return processPreclaimed(job, token, preclaimed, admitted);
   };
 
   /**
@@ -289,7 +292,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
    * admit first, a handler that answers at once): awaited only where something is pending, as
    * every await of a plain value costs a microtask and its allocations, per step.
    */
-  async function runStep(job: Job<StepJobData>, token: string | undefined, held?: Preclaim): Promise<void> {
+  async function runStep(job: Job<StepJobData>, token: string | undefined, held?: Preclaim, admitted?: HandoverAdmission): Promise<void> {
     const data = job.data;
     let preclaimed = held?.claim;
     const run = deps.runs.peek(data.runId) ?? (await deps.runs.get(data.runId));
@@ -310,7 +313,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       input = e instanceof Error ? e : new Error(String(e));
     }
 
-    const deciding = deps.guard.before({ run, step, data, job, input, secrets, claim: preclaimed ? undefined : () => store.startInvocation(run.runId, data.stepId, data.attempt) });
+    const deciding = deps.guard.before({ run, step, data, job, input, secrets, claim: preclaimed ? undefined : () => store.startInvocation(run.runId, data.stepId, data.attempt), admitted });
     const gate = isThenable(deciding) ? await deciding : deciding;
     if (preclaimed && gate.kind !== 'proceed') {
       // Not expected for a plain step; the attempt is given back uncounted and decided as usual.

@@ -213,6 +213,8 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       // admission. A custom guard may decide anything before the claim: nothing is pre-claimed,
       // except under OPEN_GUARD, which lets every attempt proceed.
       plainHandlers: options.guard && options.guard !== OPEN_GUARD ? [] : registry.names().filter((name) => !registry.get(name).estimate),
+      // The built-in guardrails admit a guarded step with a static estimate as its job is handed over.
+      ...(options.guard ? {} : { handover: { handlers: registry.names(), leaseMs: options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS } }),
     },
     log,
   );

@@ -18,6 +18,8 @@ import { parseScenario } from '../../src/scenario/load.ts';
 import { BUILTIN_HANDLERS } from '../../src/handlers/builtin/index.ts';
 import { createKeys, STEP_QUEUE } from '../../src/redis/keys.ts';
 import { defineHandler } from '../../src/handlers/define.ts';
+import { applyServices } from '../../src/guardrails/services-store.ts';
+import { validateServices } from '../../src/guardrails/services-schema.ts';
 import type { HandlerDefinition } from '../../src/handlers/types.ts';
 
 /** Reports one call and 15 tokens per attempt. */
@@ -254,18 +256,21 @@ describe('round trips per step (docs/performance.md)', () => {
     expect(counts.bullMoveToFinished).toBeGreaterThanOrEqual(24);
   });
 
-  it('an attempt the guardrails admit is claimed in the admission script and settled with its job completion', async () => {
-    const { run, counts } = await runCounted(`
+  it('a guarded step with a static estimate is admitted and claimed as its job is handed over, and settled with its completion', async () => {
+    const { run, counts } = await runCounted(
+      `
 name: costed
 budget: { calls: 100, onExceed: fail }
 steps:
 ${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: metered, cost: { calls: 1 } }`).join('\n')}
-`, [metered]);
+`,
+      [metered],
+    );
     expect(run.summary.status).toBe('succeeded');
     expect(run.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
-    // The settle went in the script that completed each job: no call of its own.
-    expect(counts).toMatchObject({ admitAndClaim: 6, admitAttempt: 0, startAttempt: 0, settleAttempt: 0 });
-    // ...and did all of its work there: usage committed, every reservation and permit given back.
+    // Admitted, claimed, settled and finished inside BullMQ's calls: no call of their own.
+    expect(counts).toMatchObject({ admitAndClaim: 0, admitAttempt: 0, startAttempt: 0, settleAttempt: 0, finishAttempt: 0 });
+    // ...and all of their work done there: usage committed, every reservation and permit given back.
     expect(run.summary.cost?.calls).toBe(6);
     expect(run.summary.cost?.tokens).toEqual({ input: 60, output: 30 });
     expect(run.summary.steps.map((s) => s.cost?.calls)).toEqual([1, 1, 1, 1, 1, 1]);
@@ -273,6 +278,57 @@ ${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: metered, cost: { c
     expect(await t.redis.zcard(keys.guard.run(run.summary.runId).reservations)).toBe(0);
     expect(await t.redis.hget(keys.guard.run(run.summary.runId).budget, 'spent:calls')).toBe('6');
     expect(await t.redis.zcard(keys.guard.permits)).toBe(0);
+    expect(run.events.filter((e) => e.type === 'step.started')).toHaveLength(6);
+  });
+
+  it('a guarded step whose estimate reads its input is admitted (and claimed) by its processor', async () => {
+    const estimated = defineHandler({ ...metered, name: 'estimated', estimate: () => ({ calls: 1 }) });
+    const { run, counts } = await runCounted(
+      `
+name: estimated
+budget: { calls: 100, onExceed: fail }
+steps:
+${Array.from({ length: 4 }, (_, i) => `  - { id: e${i}, uses: estimated, service: svc }`).join('\n')}
+`,
+      [estimated],
+    );
+    expect(run.summary.status).toBe('succeeded');
+    expect(counts).toMatchObject({ admitAndClaim: 4, admitAttempt: 0, settleAttempt: 0 });
+    expect(await t.redis.zcard(createKeys(t.prefix).guard.run(run.summary.runId).reservations)).toBe(0);
+  });
+
+  it('an admission refused on hand-over puts the job back (wait) or fails the step (budget), as in the processor', async () => {
+    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 4, handlers: [metered] });
+    await applyServices(t.redis, createKeys(t.prefix), validateServices({ services: { one: { maxConcurrency: 1 } } }));
+    // Four steps on a service that takes one at a time: the others wait, none uses an attempt.
+    let waited: Awaited<ReturnType<Engine['run']>> | undefined;
+    let refused: Awaited<ReturnType<Engine['run']>> | undefined;
+    const counts = await countScripts(t.prefix, async () => {
+      waited = await engine!.run(`
+name: one-at-a-time
+steps:
+${Array.from({ length: 4 }, (_, i) => `  - { id: w${i}, uses: sleep, service: one, with: { ms: 60 } }`).join('\n')}
+`);
+      // A chain under a budget of two calls: the third step is refused when its job is handed over.
+      refused = await engine!.run(`
+name: over-budget
+budget: { calls: 2, onExceed: fail }
+steps:
+${Array.from({ length: 4 }, (_, i) => `  - { id: b${i}, uses: metered, cost: { calls: 1 }${i > 0 ? `, needs: [b${i - 1}]` : ''} }`).join('\n')}
+`);
+    });
+    // Every admission, the refused ones included, was made as a job was handed over.
+    expect(counts).toMatchObject({ admitAndClaim: 0, admitAttempt: 0 });
+    if (!waited || !refused) throw new Error('runs did not finish');
+    expect(waited.summary.status).toBe('succeeded');
+    expect(waited.summary.steps.every((s) => s.attempts === 1)).toBe(true);
+    const spans = waited.summary.steps.map((s) => [Date.parse(String(s.startedAt)), Date.parse(String(s.finishedAt))]).sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
+    expect(refused.summary.status).toBe('failed');
+    expect(refused.summary.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'failed', 'skipped']);
+    expect(refused.step('b2').errors.map((e) => e.kind)).toEqual(['budget_exceeded']);
+    expect(refused.events.filter((e) => e.type === 'budget.exceeded')).toHaveLength(1);
+    expect(await t.redis.zcard(createKeys(t.prefix).guard.run(refused.runId).reservations)).toBe(0);
   });
 
   it("a large run's steps hash is kept a hash table (no field-by-field scans); a small run's stays compact", async () => {

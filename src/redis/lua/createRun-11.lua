@@ -2,9 +2,12 @@
   Creates a run and queues its root steps, atomically.
   KEYS[1..10] as in includes/run-core.lua; KEYS[11] runs index zset (by creation time).
   ARGV[6]  run meta JSON (flat object of strings/numbers written to the run hash)
-  ARGV[7]  number of steps S, then S quads: stepId, static ("<hasIf><coe>|<group>|<deps csv>"), needs count,
-           and the handler of a plain step ('' otherwise: it has an `if`, a service, credentials or a
-           cost), written as `p|<stepId>` for src/worker/fused-completion.ts
+  ARGV[7]  number of steps S, then S quintuples: stepId, static ("<hasIf><coe>|<group>|<deps csv>"),
+           needs count, the handler of a plain step ('' otherwise: it has an `if`, a service,
+           credentials or a cost), written as `p|<stepId>`, and what admits a guarded step on
+           hand-over (store.ts handoverAdmissionOf, '' for none), written as `a|<stepId>` unless
+           the run is mocked; both for src/worker/fused-completion.ts, with the run's `|scenario`
+           and `|suite` in the dag hash too (no step id holds a '|')
   then     number of groups G, then G pairs: group name, timeoutMs
   then     number of reused steps R (optional), then R pairs: stepId, output JSON — steps that
            succeeded in the run being resumed; they start `reused` and release their dependents
@@ -28,13 +31,15 @@ hsetBatched(K_RUN, runFields)
 
 local n = tonumber(ARGV[7])
 local ids, dagFields, stepFields, members, roots = {}, {}, {}, {}, {}
+local live = tostring(meta.mock or 0) ~= '1'
 local idx = 8
 for _ = 1, n do
-  local sid, st, needs, plain = ARGV[idx], ARGV[idx + 1], ARGV[idx + 2], ARGV[idx + 3]
-  idx = idx + 4
+  local sid, st, needs, plain, admit = ARGV[idx], ARGV[idx + 1], ARGV[idx + 2], ARGV[idx + 3], ARGV[idx + 4]
+  idx = idx + 5
   ids[#ids + 1] = sid
   dagFields[#dagFields + 1] = sid; dagFields[#dagFields + 1] = st
   if plain ~= '' then dagFields[#dagFields + 1] = 'p|' .. sid; dagFields[#dagFields + 1] = plain end
+  if admit ~= '' and live then dagFields[#dagFields + 1] = 'a|' .. sid; dagFields[#dagFields + 1] = admit end
   stepFields[#stepFields + 1] = 'st|' .. sid; stepFields[#stepFields + 1] = 'pending'
   stepFields[#stepFields + 1] = 'n|' .. sid; stepFields[#stepFields + 1] = needs
   local group = entryGroup(st)
@@ -45,6 +50,8 @@ for _ = 1, n do
   if needs == '0' then roots[#roots + 1] = sid end
 end
 dagFields[#dagFields + 1] = '_ids'; dagFields[#dagFields + 1] = table.concat(ids, ',')
+dagFields[#dagFields + 1] = '|scenario'; dagFields[#dagFields + 1] = tostring(meta.scenario or '')
+dagFields[#dagFields + 1] = '|suite'; dagFields[#dagFields + 1] = tostring(meta.suite or '')
 for group, list in pairs(members) do
   dagFields[#dagFields + 1] = 'g|' .. group; dagFields[#dagFields + 1] = table.concat(list, ',')
 end
