@@ -1,7 +1,8 @@
 /**
- * Reaper hooks (SPEC §13): free what dead workers left held. The admission script already
- * drops lapsed entries whenever it looks at a pool; these clean pools nobody looks at
- * (an idle service, a finished run) so `services status` and the reports show the truth.
+ * Reaper hooks (SPEC §13): free what dead workers left held. The admission script counts only
+ * live entries and drops lapsed ones now and then (every 16th admission of a service; about one
+ * admission in 16 for reservations); these clean pools nobody looks at (an idle service, a
+ * finished run), so what a crash left is gone within a reaper pass either way.
  */
 import type { Reclaimer, ReclaimContext } from '../recovery/reclaim.ts';
 import { loadServices } from './services-store.ts';

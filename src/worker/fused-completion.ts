@@ -172,7 +172,17 @@ function guardKeysLua(keys: Keys): string {
       .map((piece) => names[piece] ?? luaString(piece))
       .join(' .. '),
   );
-  return `local function guardKeys(runId, service, suite, day)\n  return {${parts.join(', ')}}\nend`;
+  // The last call's keys are kept: consecutive hand-overs are mostly of one run and service.
+  return [
+    'local guardKeysOf, kRun, kService, kSuite, kDay = nil, nil, nil, nil, nil',
+    'local function guardKeys(runId, service, suite, day)',
+    // Lua strings are interned: these compare as pointers.
+    '  if runId ~= kRun or service ~= kService or suite ~= kSuite or day ~= kDay then',
+    `    guardKeysOf, kRun, kService, kSuite, kDay = {${parts.join(', ')}}, runId, service, suite, day`,
+    '  end',
+    '  return guardKeysOf',
+    'end',
+  ].join('\n');
 }
 
 /**

@@ -92,10 +92,11 @@ describe('service limits across worker processes', () => {
     expect(new Set(ends.map((r) => r.pid)).size).toBeGreaterThan(1);
     // Waiting never consumed an attempt.
     for (const step of summary.steps) expect(step.attempts).toBe(1);
-    // Admission and settle ran as the guard's Function library (src/guardrails/guard-functions.ts),
-    // which the workers record as used.
+    // Admission and settle ran as the guard's Function library (src/guardrails/guard-functions.ts;
+    // not the fused completion's, which admits and settles steps of static estimates), which the
+    // workers record as used.
     const libraries = (await client.redis.call('FUNCTION', 'LIST', 'WITHCODE')) as unknown[][];
-    const guard = libraries.map((l) => [String(l[l.indexOf('library_name') + 1]), String(l[l.indexOf('library_code') + 1])]).find(([name, code]) => name.startsWith(libraryNamePrefix(client.keys.prefix)) && code.includes('local settleAttempt = function'));
+    const guard = libraries.map((l) => [String(l[l.indexOf('library_name') + 1]), String(l[l.indexOf('library_code') + 1])]).find(([name, code]) => name.startsWith(libraryNamePrefix(client.keys.prefix)) && code.includes("if op == 'settle' then return settleAttempt(keys, args) end"));
     expect(guard).toBeDefined();
     expect(await client.redis.hexists(client.keys.functions, guard![0])).toBe(1);
   });

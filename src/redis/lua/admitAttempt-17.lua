@@ -59,7 +59,7 @@ local gpolicy = nil
 if useService or estimating then
   gpolicy = redis.call('HMGET', K_POLICY, 'maxConcurrentCalls', 'daily.usd', 'daily.tokens', 'daily.calls', 'daily.onExceed')
 end
-local perMs = nil
+local perMs, window = nil, nil
 
 if useService then
   local sp = redis.call('HMGET', K_SPOLICY, BREAKER_FIELDS[1], BREAKER_FIELDS[2], BREAKER_FIELDS[3], BREAKER_FIELDS[4],
@@ -99,9 +99,11 @@ if useService then
   end
 
   -- Concurrency permits: leases that lapse unless renewed; the service's, then all services'.
+  -- Counted live (expiry past now) where they are: the lapsed ones (a dead worker's) are
+  -- removed on every 16th admission of the service (below), a settled attempt's at its settle.
+  local liveFrom = '(' .. now
   local function permitsFull(permitsKey, limit)
-    redis.call('ZREMRANGEBYSCORE', permitsKey, '-inf', now)
-    return limit and redis.call('ZCARD', permitsKey) >= limit
+    return limit and redis.call('ZCOUNT', permitsKey, liveFrom, '+inf') >= limit
   end
   local full = nil
   if permitsFull(K_SPERMITS, tonumber(sp[6])) then
@@ -117,34 +119,37 @@ if useService then
   -- Rate window: an exact sliding log of admissions. The window is perMs plus a small skew
   -- margin, because what users count is when calls start downstream, and that lags the
   -- admission by a few ms that differ between workers.
+  -- Admissions older than the window are counted out, and removed with the lapsed permits.
   local rateMax = tonumber(sp[7])
   perMs = tonumber(sp[8])
   if rateMax and perMs then
-    local window = perMs + math.min(50, math.floor(perMs / 20))
-    redis.call('ZREMRANGEBYSCORE', K_RATE, '-inf', now - window)
-    if redis.call('ZCARD', K_RATE) >= rateMax then
-      local oldest = redis.call('ZRANGE', K_RATE, 0, 0, 'WITHSCORES')
+    window = perMs + math.min(50, math.floor(perMs / 20))
+    local inWindow = '(' .. (now - window)
+    if redis.call('ZCOUNT', K_RATE, inWindow, '+inf') >= rateMax then
+      local oldest = redis.call('ZRANGEBYSCORE', K_RATE, inWindow, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
       redis.call('HINCRBY', K_STATS, 'rate_limited', 1)
       return done(2, math.max(1, tonumber(oldest[2]) + window - now + 1), 'rate_limited')
     end
   end
 end
 
--- Budgets: judge every scope before reserving in any.
+-- Budgets: judge every scope before reserving in any. Lapsed reservations (a dead worker's) are
+-- never counted, and removed on about one admission in 16.
+local trim = now % 16 == 0
 local scopes = {}
-local function addScope(name, budgetKey, resKey, limits)
-  if limits then scopes[#scopes + 1] = {name = name, budget = budgetKey, res = resKey, limits = limits} end
+local function addScope(name, budgetKey, resKey, limits, spent)
+  if limits then scopes[#scopes + 1] = {name = name, budget = budgetKey, res = resKey, limits = limits, spent = spent} end
 end
 if estimating then
-  addScope('run', KEYS[10], KEYS[11], limitsIn(KEYS[10], 'limit:'))
-  if ARGV[15] == '1' then addScope('suite', KEYS[12], KEYS[13], limitsIn(KEYS[12], 'limit:')) end
+  addScope('run', KEYS[10], KEYS[11], budgetIn(KEYS[10]))
+  if ARGV[15] == '1' then addScope('suite', KEYS[12], KEYS[13], budgetIn(KEYS[12])) end
   addScope('daily', KEYS[14], KEYS[15], limitsOf(gpolicy, 2))
 end
 
 local warnings = {}
 for _, s in ipairs(scopes) do
-  local spent = spentIn(s.budget)
-  local reserved, counts = liveReservations(s.res, now)
+  local spent = s.spent or spentIn(s.budget)
+  local reserved, counts = liveReservations(s.res, now, trim)
   local verdict, r = judgeScope(s.limits, spent, reserved, counts, est)
   if verdict == 'refuse' then
     local data = {scope = s.name, resource = r, limit = natural(r, s.limits[r]), spent = natural(r, spent[r]),
@@ -182,7 +187,11 @@ if useService then
     redis.call('PEXPIRE', K_RATE, perMs * 2)
   end
   if probe then redis.call('ZADD', K_PROBES, expiry, leaseId) end
-  redis.call('HINCRBY', K_STATS, 'admitted', 1)
+  if redis.call('HINCRBY', K_STATS, 'admitted', 1) % 16 == 0 then
+    redis.call('ZREMRANGEBYSCORE', K_SPERMITS, '-inf', now)
+    redis.call('ZREMRANGEBYSCORE', K_GPERMITS, '-inf', now)
+    if window then redis.call('ZREMRANGEBYSCORE', K_RATE, '-inf', now - window) end
+  end
 end
 local member = leaseId .. '|' .. est.usd .. '|' .. est.tokens .. '|' .. est.calls
 for _, s in ipairs(scopes) do redis.call('ZADD', s.res, expiry, member) end

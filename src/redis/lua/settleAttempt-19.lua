@@ -14,7 +14,7 @@
   ARGV[5] micro-USD  ARGV[6] USD (decimal)  ARGV[7] input tokens  ARGV[8] output tokens  ARGV[9] calls
   ARGV[10] runId  ARGV[11] stepId  ARGV[12] attempt  ARGV[13] workerId  ARGV[14] global stream cap
   ARGV[15] service name ('' = none)  ARGV[16] '1' when the run has a suite
-  Returns {breaker state after ('' without a breaker), events}.
+  Returns {breaker state after ('' without a breaker, or when the outcome could not move it), events}.
 ]]
 --- @include "guard-common"
 --- @include "guard-breaker"
@@ -95,7 +95,9 @@ end
 -- Circuit breaker: probes decide half-open; transient failures count while closed.
 local state = ''
 local cb = nil
-if service ~= '' then cb = breakerPolicy(K_SPOLICY) end
+-- Only a probe's outcome or a transient failure moves the breaker: an attempt that went well
+-- (most) reads nothing of it.
+if service ~= '' and (wasProbe or outcome == 'transient') then cb = breakerPolicy(K_SPOLICY) end
 if cb then
   state = breakerState(K_BREAKER)
   if wasProbe then

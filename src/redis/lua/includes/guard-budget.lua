@@ -8,20 +8,28 @@
 
 local RESOURCES = {'usd', 'tokens', 'calls'}
 
--- Drops lapsed reservations and sums the live ones per resource (and how many are nonzero).
-local function liveReservations(resKey, now)
-  redis.call('ZREMRANGEBYSCORE', resKey, '-inf', now)
-  local sums = {usd = 0, tokens = 0, calls = 0}
-  local counts = {usd = 0, tokens = 0, calls = 0}
-  for _, m in ipairs(redis.call('ZRANGE', resKey, 0, -1)) do
-    local _, usd, tokens, calls = string.match(m, '^(.*)|(%d+)|(%d+)|(%d+)$')
-    local amounts = {usd = tonumber(usd) or 0, tokens = tonumber(tokens) or 0, calls = tonumber(calls) or 0}
-    for _, r in ipairs(RESOURCES) do
-      sums[r] = sums[r] + amounts[r]
-      if amounts[r] > 0 then counts[r] = counts[r] + 1 end
+-- Sums the live reservations of a scope per resource (and how many are nonzero). Lapsed ones
+-- (a dead worker's) are not read; `trim` removes them too (admitAttempt says when: not on
+-- every call, which would cost a call each time for what only a crash leaves).
+local function liveReservations(resKey, now, trim)
+  if trim then redis.call('ZREMRANGEBYSCORE', resKey, '-inf', now) end
+  local usd, tokens, calls, nUsd, nTokens, nCalls = 0, 0, 0, 0, 0, 0
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', resKey, '(' .. now, '+inf')) do
+    -- "<leaseId>|<usd>|<tokens>|<calls>": the lease id holds '|' too, so the amounts are found
+    -- from the end (a pattern without captures, tried only where three integers of up to 20
+    -- digits can start, then plain finds).
+    local at = string.find(m, '|%d+|%d+|%d+$', math.max(1, #m - 65))
+    if at then
+      local a = string.find(m, '|', at + 1, true)
+      local b = string.find(m, '|', a + 1, true)
+      local u, t, c = tonumber(string.sub(m, at + 1, a - 1)), tonumber(string.sub(m, a + 1, b - 1)), tonumber(string.sub(m, b + 1))
+      usd, tokens, calls = usd + u, tokens + t, calls + c
+      if u > 0 then nUsd = nUsd + 1 end
+      if t > 0 then nTokens = nTokens + 1 end
+      if c > 0 then nCalls = nCalls + 1 end
     end
   end
-  return sums, counts
+  return {usd = usd, tokens = tokens, calls = calls}, {usd = nUsd, tokens = nTokens, calls = nCalls}
 end
 
 local function spentIn(budgetKey)
@@ -34,6 +42,12 @@ end
 local function limitsOf(v, i)
   if not v[i] and not v[i + 1] and not v[i + 2] then return nil end
   return {usd = tonumber(v[i]), tokens = tonumber(v[i + 1]), calls = tonumber(v[i + 2]), onExceed = v[i + 3] or 'fail'}
+end
+
+-- Limits (nil when none) and committed spend of a run or suite scope, in one read.
+local function budgetIn(key)
+  local v = redis.call('HMGET', key, 'limit:usd', 'limit:tokens', 'limit:calls', 'limit:onExceed', 'spent:usd', 'spent:tokens', 'spent:calls')
+  return limitsOf(v, 1), {usd = numberOr(v[5], 0), tokens = numberOr(v[6], 0), calls = numberOr(v[7], 0)}
 end
 
 -- Limits of a scope stored as `<prefix>usd` etc.; nil when the scope has none.
