@@ -13,7 +13,9 @@ import type { CostTotals, ScenarioEvent } from '../engine/types.ts';
 import type { RunStore } from '../engine/store.ts';
 import type { HandlerRegistry } from '../handlers/registry.ts';
 import { liveWorkers, type WorkerInfo } from '../worker/heartbeat.ts';
-import { resolveSecrets, type AttemptGuard, type GuardDecision, type GuardLease, type GuardOutcome, type GuardRequest } from '../worker/guard.ts';
+import { resolveSecrets, type AttemptGuard, type DeferredSettle, type GuardDecision, type GuardLease, type GuardOutcome, type GuardRequest } from '../worker/guard.ts';
+import type { ScriptInvocation } from '../engine/store.ts';
+import { createLeaseRenewer, type LeaseRenewer } from './lease-renewer.ts';
 import type { CachedRun } from '../worker/run-cache.ts';
 import { createLoadCache } from '../worker/load-cache.ts';
 import { guardFunctions } from './guard-functions.ts';
@@ -54,7 +56,7 @@ interface RunFacts {
  * save (that goes alone). Module-level rather than a closure per attempt (tsx names each one).
  */
 function endingOf(attempt: AttemptFacts, outcome: GuardOutcome, withFinish: boolean): Ending | undefined {
-  clearInterval(attempt.renewal);
+  attempt.renewer?.release(attempt);
   const { request, holds } = attempt;
   const actual = actualOf(attempt.mock ? [] : outcome.usage, attempt.pricing, request.input);
   if (attempt.ended) return { actual };
@@ -66,6 +68,29 @@ function endingOf(attempt: AttemptFacts, outcome: GuardOutcome, withFinish: bool
   if (!holds && !used && !record) return { actual };
   const settle = holds || used ? { leaseId: leaseIdOf(attempt), member: attempt.member || reservationMember(leaseIdOf(attempt), attempt.estimate), outcome: breakerOutcome(outcome), probe: attempt.probe === true, actual } : undefined;
   return { actual, settle, record: record ? outcome.output : undefined };
+}
+
+/** The guard's functions a FusedSettle calls back. */
+interface Settling {
+  emit(events: readonly ScenarioEvent[]): void;
+  settleAndRecord(who: AttemptIdentity, settle: SettleRequest | undefined, output: string | undefined, attempt: AttemptFacts): Promise<void>;
+}
+
+/** A settle handed to the fused completion; a class, not closures made per attempt. */
+class FusedSettle implements DeferredSettle {
+  constructor(
+    readonly invocation: ScriptInvocation,
+    private readonly settling: Settling,
+    private readonly who: AttemptIdentity,
+    private readonly request: SettleRequest,
+    private readonly attempt: AttemptFacts,
+  ) {}
+  done(raw: unknown): void {
+    this.settling.emit(settleAnswer(raw).events);
+  }
+  alone(): Promise<void> {
+    return this.settling.settleAndRecord(this.who, this.request, undefined, this.attempt);
+  }
 }
 
 /** How an attempt ends for the guard: its usage as committed, and what to send (src/guardrails/admission.ts). */
@@ -112,10 +137,11 @@ interface AttemptFacts {
   leaseId?: string;
   /** The daily budget's day, when the admission chose it (on hand-over); else the day of `now`. */
   readonly day?: string;
-  /** Set once proceeding: the lease's renewal timer, the admission's probe flag, the reservation's member. */
-  renewal?: NodeJS.Timeout;
+  /** Set once proceeding: the admission's probe flag, the reservation's member; for a lease held, who and its renewer. */
   probe?: boolean;
   member?: string;
+  who?: AttemptIdentity;
+  renewer?: LeaseRenewer<AttemptFacts>;
   /** Ended: a second `after` sends nothing. */
   ended?: boolean;
 }
@@ -277,15 +303,13 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   function proceed(attempt: AttemptFacts, admission: { readonly probe: boolean }, mockOutput: { output: unknown } | undefined): GuardDecision & { kind: 'proceed' } {
     const { request, holds } = attempt;
     const who = holds ? identity(attempt) : undefined;
-    const member = holds ? reservationMember(leaseIdOf(attempt), attempt.estimate) : '';
-    const renewal = who
-      ? setInterval(() => {
-          renewLease(redis, keys, who, { leaseId: leaseIdOf(attempt), member, leaseMs: options.leaseMs }).catch((err: unknown) => log.warn({ err, runId: who.runId }, 'lease renewal failed'));
-        }, Math.max(250, Math.floor(options.leaseMs / 3)))
-      : undefined;
-    attempt.renewal = renewal;
+    attempt.member = holds ? reservationMember(leaseIdOf(attempt), attempt.estimate) : '';
     attempt.probe = admission.probe;
-    attempt.member = member;
+    if (who) {
+      attempt.who = who;
+      attempt.renewer = renewer;
+      renewer.hold(attempt);
+    }
     const decision: GuardDecision & { kind: 'proceed' } = {
       kind: 'proceed',
       lease: {
@@ -302,15 +326,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
           if (!end) return undefined;
           if (!end.settle) return { actual: end.actual };
           const id = who ?? identity(attempt);
-          const settle = end.settle;
-          return {
-            actual: end.actual,
-            settle: {
-              invocation: settleInvocation(keys, id, settle),
-              done: (raw) => emit(settleAnswer(raw).events),
-              alone: () => settleAndRecord(id, settle, undefined, attempt),
-            },
-          };
+          return { actual: end.actual, settle: new FusedSettle(settleInvocation(keys, id, end.settle), settling, id, end.settle, attempt) };
         },
       },
     };
@@ -318,6 +334,14 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
     if (!holds) decision.onHalted = (halt: string) => onHalted(request, (JSON.parse(halt) as HaltInfo).reason);
     return decision;
   }
+
+  /** What a settle sent with the fused completion calls back (FusedSettle). */
+  const settling: Settling = { emit, settleAndRecord };
+  /** Every held lease renewed every third of its time, on one timer. */
+  const renewer = createLeaseRenewer<AttemptFacts>(Math.max(250, Math.floor(options.leaseMs / 3)), (attempt) => {
+    const who = attempt.who as AttemptIdentity;
+    renewLease(redis, keys, who, { leaseId: leaseIdOf(attempt), member: attempt.member ?? '', leaseMs: options.leaseMs }).catch((err: unknown) => log.warn({ err, runId: who.runId }, 'lease renewal failed'));
+  });
 
   async function settleAndRecord(who: AttemptIdentity, settle: SettleRequest | undefined, output: string | undefined, attempt: AttemptFacts): Promise<void> {
     for (let n = 1; settle; n++) {

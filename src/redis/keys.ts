@@ -129,6 +129,7 @@ export function createKeys(prefix: string): Keys {
 
 function createGuardKeys(prefix: string, run: (id: string) => string): GuardKeys {
   const scope = (base: string): BudgetKeys => ({ budget: `${base}:budget`, reservations: `${base}:budget:res` });
+  const services = new Map<string, ServiceKeys>();
   return {
     services: `${prefix}:services`,
     servicesVersion: `${prefix}:services:version`,
@@ -137,8 +138,11 @@ function createGuardKeys(prefix: string, run: (id: string) => string): GuardKeys
     halt: `${prefix}:halt`,
     haltSweepLock: `${prefix}:halt:sweep`,
     service(name) {
+      // Per admission and settle: made once per service name (a handful), not every time.
+      let made = services.get(name);
+      if (made) return made;
       const base = `${prefix}:svc:${name}`;
-      return {
+      made = {
         policy: `${base}:policy`,
         permits: `${base}:permits`,
         rate: `${base}:rate`,
@@ -148,6 +152,8 @@ function createGuardKeys(prefix: string, run: (id: string) => string): GuardKeys
         stats: `${base}:stats`,
         spend: `${base}:spend`,
       };
+      if (services.size < 1024) services.set(name, made);
+      return made;
     },
     run: (id) => scope(run(id)),
     suite: (id) => scope(`${prefix}:suite:${id}`),
