@@ -70,8 +70,15 @@ function endingOf(attempt: AttemptFacts, outcome: GuardOutcome, withFinish: bool
   return { actual, settle, record: record ? outcome.output : undefined };
 }
 
-/** The guard's functions a FusedSettle calls back. */
+/** `decision` with the claim the admission made with it, if any. */
+function withClaim(decision: GuardDecision & { kind: 'proceed' }, claimed: unknown): GuardDecision {
+  if (claimed) decision.claimed = claimed;
+  return decision;
+}
+
+/** The guard's functions a lease and a FusedSettle call back. */
 interface Settling {
+  readonly keys: Keys;
   emit(events: readonly ScenarioEvent[]): void;
   settleAndRecord(who: AttemptIdentity, settle: SettleRequest | undefined, output: string | undefined, attempt: AttemptFacts): Promise<void>;
 }
@@ -90,6 +97,33 @@ class FusedSettle implements DeferredSettle {
   }
   alone(): Promise<void> {
     return this.settling.settleAndRecord(this.who, this.request, undefined, this.attempt);
+  }
+}
+
+/** A granted attempt's lease (GuardLease); a class, so that its methods are not made per attempt. */
+class AttemptLease implements GuardLease {
+  readonly mock: boolean;
+  constructor(
+    private readonly attempt: AttemptFacts,
+    readonly mockOutput: { output: unknown } | undefined,
+    private readonly settling: Settling,
+  ) {
+    this.mock = attempt.mock;
+  }
+  redact(text: string): string {
+    return redactSecrets(text);
+  }
+  after(outcome: GuardOutcome): CostTotals | Promise<CostTotals> {
+    const end = endingOf(this.attempt, outcome, false) as Ending;
+    if (!end.settle && end.record === undefined) return end.actual;
+    return this.settling.settleAndRecord(this.attempt.who ?? identity(this.attempt), end.settle, end.record, this.attempt).then(() => end.actual);
+  }
+  settleWithFinish(outcome: GuardOutcome): { actual?: CostTotals; settle?: DeferredSettle } | undefined {
+    const end = endingOf(this.attempt, outcome, true);
+    if (!end) return undefined;
+    if (!end.settle) return { actual: end.actual };
+    const who = this.attempt.who ?? identity(this.attempt);
+    return { actual: end.actual, settle: new FusedSettle(settleInvocation(this.settling.keys, who, end.settle), this.settling, who, end.settle, this.attempt) };
   }
 }
 
@@ -269,7 +303,8 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   }
 
   /** The decision once admission answered (here, or as the job was handed over). */
-  async function decided(attempt: AttemptFacts, admission: Admission & { claimed?: unknown }): Promise<GuardDecision> {
+  /** Synchronous unless it must ask Redis (a halt to apply, a mocked step's recording). */
+  function decided(attempt: AttemptFacts, admission: Admission & { claimed?: unknown }): GuardDecision | Promise<GuardDecision> {
     const { request } = attempt;
     emit(admission.events);
     if (admission.kind === 'halted') return onHalted(request, admission.halt.reason);
@@ -278,9 +313,8 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
       return { kind: 'wait', delayMs: jitter(admission.delayMs, spread), reason: admission.reason };
     }
     if (admission.kind === 'fail') return { kind: 'fail', failure: { kind: admission.errorKind, message: admission.message, retryable: false } };
-    const decision = proceed(attempt, admission, attempt.mock ? await mockOutputFor(request) : undefined);
-    if (admission.claimed) decision.claimed = admission.claimed;
-    return decision;
+    if (attempt.mock) return mockOutputFor(request).then((mockOutput) => withClaim(proceed(attempt, admission, mockOutput), admission.claimed));
+    return withClaim(proceed(attempt, admission, undefined), admission.claimed);
   }
 
   /**
@@ -288,7 +322,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
    * permits and reservation are held under the lease id and day the script chose, whatever
    * happens next, so it settles like any other (an input that failed to render included).
    */
-  function handedOver(request: GuardRequest, runInfo: RunFacts, admitted: HandoverAdmission): Promise<GuardDecision> {
+  function handedOver(request: GuardRequest, runInfo: RunFacts, admitted: HandoverAdmission): GuardDecision | Promise<GuardDecision> {
     const { step } = request;
     const service = step.def.service;
     const pricing = (service && options.services.current().services[service]?.pricing) || {};
@@ -310,33 +344,14 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
       attempt.renewer = renewer;
       renewer.hold(attempt);
     }
-    const decision: GuardDecision & { kind: 'proceed' } = {
-      kind: 'proceed',
-      lease: {
-        mock: attempt.mock,
-        mockOutput,
-        redact: redactSecrets,
-        after(outcome) {
-          const end = endingOf(attempt, outcome, false) as Ending;
-          if (!end.settle && end.record === undefined) return end.actual;
-          return settleAndRecord(who ?? identity(attempt), end.settle, end.record, attempt).then(() => end.actual);
-        },
-        settleWithFinish(outcome) {
-          const end = endingOf(attempt, outcome, true);
-          if (!end) return undefined;
-          if (!end.settle) return { actual: end.actual };
-          const id = who ?? identity(attempt);
-          return { actual: end.actual, settle: new FusedSettle(settleInvocation(keys, id, end.settle), settling, id, end.settle, attempt) };
-        },
-      },
-    };
+    const decision: GuardDecision & { kind: 'proceed' } = { kind: 'proceed', lease: new AttemptLease(attempt, mockOutput, settling) };
     // Set here rather than spread into the literal: that cost ~0.5 µs per attempt.
     if (!holds) decision.onHalted = (halt: string) => onHalted(request, (JSON.parse(halt) as HaltInfo).reason);
     return decision;
   }
 
-  /** What a settle sent with the fused completion calls back (FusedSettle). */
-  const settling: Settling = { emit, settleAndRecord };
+  /** What a lease and a settle sent with the fused completion call back (AttemptLease, FusedSettle). */
+  const settling: Settling = { keys, emit, settleAndRecord };
   /** Every held lease renewed every third of its time, on one timer. */
   const renewer = createLeaseRenewer<AttemptFacts>(Math.max(250, Math.floor(options.leaseMs / 3)), (attempt) => {
     const who = attempt.who as AttemptIdentity;

@@ -45,7 +45,7 @@ function guardLua(): string {
     'local function main(_, A)',
     '  local n = #A',
     '  local nk, na, nck, op = tonumber(A[n - 3]), tonumber(A[n - 2]), tonumber(A[n - 1]), A[n]',
-    '  GUARD_EVENTS = {}',
+    '  GUARD_EVENTS, GUARD_NOW = {}, nil',
     '  local keys, args = {unpack(A, 1, nk)}, {unpack(A, nk + 1, nk + na)}',
     "  if op == 'settle' then return settleAttempt(keys, args) end",
     '  local first = admitAttempt(keys, args)',

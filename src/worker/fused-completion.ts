@@ -376,9 +376,10 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     '  local na, nsk, nsa, WORKER_ID, NOW_MS = tonumber(ARGV[n - 2]), tonumber(ARGV[n - 1]), tonumber(ARGV[n]), ARGV[n - 4], ARGV[n - 3]',
     '  local bullEnd = n - 5 - nsk - nsa',
     '  local settled = false',
+    // GUARD_EVENTS and GUARD_NOW (includes/guard-common.lua) outlive a call in a library too:
+    // the settle and the admission of the next job share one reading of Redis's clock.
+    '  GUARD_EVENTS, GUARD_NOW = {}, nil',
     '  if nsk > 0 then',
-    // GUARD_EVENTS (includes/guard-common.lua) outlives a call in a library too.
-    '    GUARD_EVENTS = {}',
     '    local ok, answer = pcall(settleAttempt, {unpack(ARGV, bullEnd + 1, bullEnd + nsk)}, {unpack(ARGV, bullEnd + nsk + 1, bullEnd + nsk + nsa)})',
     `    if ok then settled = answer else settled = 'ERR:' .. ${errText('answer')} end`,
     '  end',
@@ -417,6 +418,7 @@ function composeActive(bullLua: string, options: FusedCompletionOptions, constan
     '  local n = #ARGV',
     '  local WORKER_ID, NOW_MS = ARGV[n - 1], ARGV[n]',
     '  CARRY = nil',
+    '  GUARD_EVENTS, GUARD_NOW = {}, nil',
     '  local bull = bullActive(BULL_KEYS, {unpack(ARGV, 1, n - 2)})',
     '  if bull == nil then bull = false end',
     '  return {bull, claimOf(bull, NOW_MS, WORKER_ID)}',

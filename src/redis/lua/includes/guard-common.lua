@@ -2,9 +2,15 @@
   Shared helpers of the guardrail scripts (src/guardrails). Guardrail time is Redis time
   (TIME), so limits hold across worker machines whose clocks disagree.
 ]]
+-- Read once per call: a Function library's call (src/guardrails/guard-functions.ts,
+-- src/worker/fused-completion.ts) that settles one attempt and admits the next asks Redis's
+-- clock once. A library sets GUARD_NOW back to nil at the start of each call, as GUARD_EVENTS.
+local GUARD_NOW = nil
 local function guardNow()
+  if GUARD_NOW then return GUARD_NOW end
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  GUARD_NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return GUARD_NOW
 end
 
 -- Every event a guardrail script writes, returned to the caller for in-process listeners.
