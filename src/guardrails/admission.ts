@@ -33,7 +33,8 @@ export interface AttemptIdentity {
 export type WaitReason = 'circuit_open' | 'half_open_busy' | 'concurrency' | 'max_concurrent_calls' | 'rate_limited' | 'budget_settling';
 
 export type Admission =
-  | { kind: 'admitted'; probe: boolean; warnings: string[]; events: ScenarioEvent[] }
+  /** `held`: what it took besides the service's permit, for the settle (admitAttempt's header). */
+  | { kind: 'admitted'; probe: boolean; held?: string; warnings: string[]; events: ScenarioEvent[] }
   | { kind: 'wait'; delayMs: number; reason: WaitReason; events: ScenarioEvent[] }
   | { kind: 'fail'; errorKind: 'circuit_open' | 'budget_exceeded'; message: string; events: ScenarioEvent[] }
   | { kind: 'halted'; halt: HaltInfo; events: ScenarioEvent[] };
@@ -70,7 +71,7 @@ export function admissionOf(raw: readonly [number | string, string, string, read
   const code = Number(raw[0]);
   const [, a, b] = raw;
   const events = parseGuardEvents(raw[3] as string[]);
-  if (code === 1) return { kind: 'admitted', probe: a === '1', warnings: b ? b.split(',') : [], events, ...(claimed ? { claimed } : {}) };
+  if (code === 1) return { kind: 'admitted', probe: a.charAt(0) === '1', held: a.length > 1 ? a.slice(2) : undefined, warnings: b ? b.split(',') : [], events, ...(claimed ? { claimed } : {}) };
   if (code === 2) return { kind: 'wait', delayMs: Number(a), reason: b as WaitReason, events };
   if (code === 3) return { kind: 'fail', errorKind: a as 'circuit_open' | 'budget_exceeded', message: b, events };
   return { kind: 'halted', halt: JSON.parse(a) as HaltInfo, events };
@@ -135,6 +136,8 @@ export interface SettleRequest {
   readonly outcome: BreakerOutcome;
   readonly probe: boolean;
   readonly actual: CostTotals;
+  /** What the admission held (Admission's `held`); undefined: not known, every pool is given back. */
+  readonly held?: string;
 }
 
 /** settleAttempt's keys and arguments, sent alone (settleAttempt) or with the step's finish (src/worker/fused-completion.ts). */
@@ -175,6 +178,7 @@ export function settleInvocation(keys: Keys, who: AttemptIdentity, settle: Settl
       GLOBAL_EVENTS_CAP,
       who.service ?? '',
       who.suite ? '1' : '0',
+      settle.held ?? '*',
     ],
   };
 }

@@ -66,7 +66,7 @@ function endingOf(attempt: AttemptFacts, outcome: GuardOutcome, withFinish: bool
   const used = actual.calls > 0 || actual.usd > 0 || actual.tokens.input > 0 || actual.tokens.output > 0;
   // Nothing held, nothing spent, nothing to record (a plain step): nothing to send.
   if (!holds && !used && !record) return { actual };
-  const settle = holds || used ? { leaseId: leaseIdOf(attempt), member: attempt.member || reservationMember(leaseIdOf(attempt), attempt.estimate), outcome: breakerOutcome(outcome), probe: attempt.probe === true, actual } : undefined;
+  const settle = holds || used ? { leaseId: leaseIdOf(attempt), member: attempt.member || reservationMember(leaseIdOf(attempt), attempt.estimate), outcome: breakerOutcome(outcome), probe: attempt.probe === true, actual, held: attempt.held } : undefined;
   return { actual, settle, record: record ? outcome.output : undefined };
 }
 
@@ -173,6 +173,8 @@ interface AttemptFacts {
   readonly day?: string;
   /** Set once proceeding: the admission's probe flag, the reservation's member; for a lease held, who and its renewer. */
   probe?: boolean;
+  /** What the admission held besides the service's permit (Admission's `held`), for the settle. */
+  held?: string;
   member?: string;
   who?: AttemptIdentity;
   renewer?: LeaseRenewer<AttemptFacts>;
@@ -334,11 +336,12 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
     return decided(attempt, admissionOf(admitted.raw));
   }
 
-  function proceed(attempt: AttemptFacts, admission: { readonly probe: boolean }, mockOutput: { output: unknown } | undefined): GuardDecision & { kind: 'proceed' } {
+  function proceed(attempt: AttemptFacts, admission: { readonly probe: boolean; readonly held?: string }, mockOutput: { output: unknown } | undefined): GuardDecision & { kind: 'proceed' } {
     const { request, holds } = attempt;
     const who = holds ? identity(attempt) : undefined;
     attempt.member = holds ? reservationMember(leaseIdOf(attempt), attempt.estimate) : '';
     attempt.probe = admission.probe;
+    attempt.held = admission.held;
     if (who) {
       attempt.who = who;
       attempt.renewer = renewer;

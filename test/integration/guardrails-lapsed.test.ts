@@ -63,4 +63,25 @@ describe('lapsed holds in the guardrails', () => {
       await new Promise((r) => setTimeout(r, 1));
     }
   });
+
+  it('takes a permit of all services only while maxConcurrentCalls is set, and the settle gives back what was held', async () => {
+    const keys = createKeys(t.prefix);
+    const who: AttemptIdentity = { runId: 'run-2', stepId: 's', attempt: 1, workerId: 'w', scenario: 'held', service: 'svc2', day: '2026-11-26' };
+    const admitAndCheck = async (leaseId: string, global: boolean) => {
+      const admission = await admitAttempt(t.redis, keys, who, { leaseId, leaseMs: 30_000, live: true, estimate: ESTIMATE });
+      expect(admission).toMatchObject({ kind: 'admitted', held: global ? 'gr' : 'r' });
+      expect((await t.redis.zscore(keys.guard.permits, leaseId)) !== null).toBe(global);
+      expect(await t.redis.zscore(keys.guard.service('svc2').permits, leaseId)).not.toBeNull();
+      const held = admission.kind === 'admitted' ? admission.held : undefined;
+      await settleAttempt(t.redis, keys, who, { leaseId, member: reservationMember(leaseId, ESTIMATE), outcome: 'ok', probe: false, actual: { usd: 0, tokens: { input: 0, output: 0 }, calls: 1 }, held });
+      expect(await t.redis.zcard(keys.guard.permits)).toBe(0);
+      expect(await t.redis.zcard(keys.guard.service('svc2').permits)).toBe(0);
+      expect(await t.redis.zcard(keys.guard.run('run-2').reservations)).toBe(0);
+    };
+    await t.redis.hset(keys.guard.run('run-2').budget, 'limit:calls', '100');
+    await applyServices(t.redis, keys, validateServices({ services: { svc2: { maxConcurrency: 5 } } }));
+    await admitAndCheck('no-global', false);
+    await applyServices(t.redis, keys, validateServices({ services: { svc2: { maxConcurrency: 5 } }, maxConcurrentCalls: 3 }));
+    await admitAndCheck('global', true);
+  });
 });

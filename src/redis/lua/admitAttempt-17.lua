@@ -15,7 +15,8 @@
   ARGV[9] runId  ARGV[10] stepId  ARGV[11] attempt  ARGV[12] workerId
   ARGV[13] global stream cap  ARGV[14] control channel  ARGV[15] '1' when the run has a suite
   Returns {code, a, b, events}; events = JSON of every event written:
-    1 admitted  a = '1' for a half-open probe; b = warnings "scope:resource,…"
+    1 admitted  a = '1' for a half-open probe, else '0', then '.' and what it holds besides the
+                service's permit (g r s d, see below); b = warnings "scope:resource,…"
     2 wait      a = delay ms; b = reason (circuit_open|half_open_busy|concurrency|max_concurrent_calls|rate_limited|budget_settling)
     3 fail      a = error kind (circuit_open|budget_exceeded); b = message
     4 halted    a = halt JSON {reason, at, scope}
@@ -178,10 +179,16 @@ for _, s in ipairs(scopes) do
   end
 end
 
--- Admitted: take everything.
+-- Admitted: take everything. `held` says what, for the settle: 'g' a permit of all services
+-- together (taken only while maxConcurrentCalls is set), 'r', 's', 'd' a reservation in the
+-- run, suite, daily scope.
+local held = ''
 if useService then
   redis.call('ZADD', K_SPERMITS, expiry, leaseId)
-  redis.call('ZADD', K_GPERMITS, expiry, leaseId)
+  if gpolicy[1] then
+    redis.call('ZADD', K_GPERMITS, expiry, leaseId)
+    held = 'g'
+  end
   if perMs then
     redis.call('ZADD', K_RATE, now, leaseId)
     redis.call('PEXPIRE', K_RATE, perMs * 2)
@@ -194,7 +201,10 @@ if useService then
   end
 end
 local member = leaseId .. '|' .. est.usd .. '|' .. est.tokens .. '|' .. est.calls
-for _, s in ipairs(scopes) do redis.call('ZADD', s.res, expiry, member) end
-local flag = '0'
-if probe then flag = '1' end
-return done(1, flag, table.concat(warnings, ','))
+for _, s in ipairs(scopes) do
+  redis.call('ZADD', s.res, expiry, member)
+  held = held .. string.sub(s.name, 1, 1)
+end
+local flag = '0.'
+if probe then flag = '1.' end
+return done(1, flag .. held, table.concat(warnings, ','))

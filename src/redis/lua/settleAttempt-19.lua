@@ -14,6 +14,8 @@
   ARGV[5] micro-USD  ARGV[6] USD (decimal)  ARGV[7] input tokens  ARGV[8] output tokens  ARGV[9] calls
   ARGV[10] runId  ARGV[11] stepId  ARGV[12] attempt  ARGV[13] workerId  ARGV[14] global stream cap
   ARGV[15] service name ('' = none)  ARGV[16] '1' when the run has a suite
+  ARGV[17] what the admission held besides the service's permit (its answer after the '.':
+           g r s d), or '*' (or absent) when not known: then every pool is given back
   Returns {breaker state after ('' without a breaker, or when the outcome could not move it), events}.
 ]]
 --- @include "guard-common"
@@ -33,12 +35,16 @@ local function emit(etype, data)
   guardEmit(K_GEV, K_REV, cap, now, etype, who, data)
 end
 
-redis.call('ZREM', K_GPERMITS, leaseId)
-redis.call('ZREM', K_SPERMITS, leaseId)
+local held = ARGV[17] or '*'
+local function holds(letter)
+  return held == '*' or string.find(held, letter, 1, true) ~= nil
+end
+if holds('g') then redis.call('ZREM', K_GPERMITS, leaseId) end
+if service ~= '' then redis.call('ZREM', K_SPERMITS, leaseId) end
 if member ~= '' then
-  redis.call('ZREM', KEYS[10], member)
-  if hasSuite then redis.call('ZREM', KEYS[12], member) end
-  redis.call('ZREM', KEYS[14], member)
+  if holds('r') then redis.call('ZREM', KEYS[10], member) end
+  if hasSuite and holds('s') then redis.call('ZREM', KEYS[12], member) end
+  if holds('d') then redis.call('ZREM', KEYS[14], member) end
 end
 
 -- Actual usage, committed everywhere it is reported.
