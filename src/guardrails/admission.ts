@@ -140,47 +140,49 @@ export interface SettleRequest {
   readonly held?: string;
 }
 
-/** settleAttempt's keys and arguments, sent alone (settleAttempt) or with the step's finish (src/worker/fused-completion.ts). */
-export function settleInvocation(keys: Keys, who: AttemptIdentity, settle: SettleRequest): ScriptInvocation {
+/** settleAttempt's 19 keys; also the template of the keys the fused completion makes in Lua (src/worker/fused-completion.ts). */
+export function settleKeys(keys: Keys, who: Pick<AttemptIdentity, 'runId' | 'service' | 'suite' | 'day'>): string[] {
   const { svc, budgets } = scopeKeys(keys, who);
+  return [
+    keys.guard.permits,
+    svc.permits,
+    svc.probes,
+    svc.breaker,
+    svc.failures,
+    svc.policy,
+    svc.stats,
+    svc.spend,
+    ...budgets,
+    keys.guard.policy,
+    keys.run(who.runId),
+    keys.runSteps(who.runId),
+    keys.globalEvents,
+    keys.runEvents(who.runId),
+  ];
+}
+
+/** settleAttempt's arguments. */
+export function settleArgs(who: AttemptIdentity, settle: SettleRequest): (string | number)[] {
   const a = settle.actual;
-  return {
-    keys: [
-      keys.guard.permits,
-      svc.permits,
-      svc.probes,
-      svc.breaker,
-      svc.failures,
-      svc.policy,
-      svc.stats,
-      svc.spend,
-      ...budgets,
-      keys.guard.policy,
-      keys.run(who.runId),
-      keys.runSteps(who.runId),
-      keys.globalEvents,
-      keys.runEvents(who.runId),
-    ],
-    args: [
-      settle.leaseId,
-      settle.member,
-      settle.outcome,
-      settle.probe ? '1' : '0',
-      toMicroUsd(a.usd),
-      a.usd.toFixed(9),
-      a.tokens.input,
-      a.tokens.output,
-      a.calls,
-      who.runId,
-      who.stepId,
-      who.attempt,
-      who.workerId,
-      GLOBAL_EVENTS_CAP,
-      who.service ?? '',
-      who.suite ? '1' : '0',
-      settle.held ?? '*',
-    ],
-  };
+  return [
+    settle.leaseId,
+    settle.member,
+    settle.outcome,
+    settle.probe ? '1' : '0',
+    toMicroUsd(a.usd),
+    a.usd.toFixed(9),
+    a.tokens.input,
+    a.tokens.output,
+    a.calls,
+    who.runId,
+    who.stepId,
+    who.attempt,
+    who.workerId,
+    GLOBAL_EVENTS_CAP,
+    who.service ?? '',
+    who.suite ? '1' : '0',
+    settle.held ?? '*',
+  ];
 }
 
 /** settleAttempt's raw answer read: the breaker's state after it, and the events it wrote. */
@@ -191,6 +193,6 @@ export function settleAnswer(raw: unknown): { breaker: string; events: ScenarioE
 
 /** Releases the attempt's holds, commits its actual usage and feeds the breaker. */
 export async function settleAttempt(redis: RedisConnection, keys: Keys, who: AttemptIdentity, settle: SettleRequest, functions?: GuardFunctions): Promise<{ breaker: string; events: ScenarioEvent[] }> {
-  const call = settleInvocation(keys, who, settle);
+  const call: ScriptInvocation = { keys: settleKeys(keys, who), args: settleArgs(who, settle) };
   return settleAnswer(await (functions ? functions.settle(call) : runScript(redis, 'settleAttempt', call.keys, call.args)));
 }

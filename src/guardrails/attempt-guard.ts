@@ -14,12 +14,11 @@ import type { RunStore } from '../engine/store.ts';
 import type { HandlerRegistry } from '../handlers/registry.ts';
 import { liveWorkers, type WorkerInfo } from '../worker/heartbeat.ts';
 import { resolveSecrets, type AttemptGuard, type DeferredSettle, type GuardDecision, type GuardLease, type GuardOutcome, type GuardRequest } from '../worker/guard.ts';
-import type { ScriptInvocation } from '../engine/store.ts';
 import { createLeaseRenewer, type LeaseRenewer } from './lease-renewer.ts';
 import type { CachedRun } from '../worker/run-cache.ts';
 import { createLoadCache } from '../worker/load-cache.ts';
 import { guardFunctions } from './guard-functions.ts';
-import { admissionOf, admitAttempt, renewLease, reservationMember, settleAnswer, settleAttempt, settleInvocation, type Admission, type AttemptIdentity, type BreakerOutcome, type SettleRequest } from './admission.ts';
+import { admissionOf, admitAttempt, renewLease, reservationMember, settleAnswer, settleArgs, settleAttempt, type Admission, type AttemptIdentity, type BreakerOutcome, type SettleRequest } from './admission.ts';
 import type { HandoverAdmission } from '../worker/fused-completion.ts';
 import { actualOf, estimateOf, NO_RESERVATION, type Reservation } from './cost.ts';
 import type { ModelPricing } from './services-schema.ts';
@@ -78,20 +77,23 @@ function withClaim(decision: GuardDecision & { kind: 'proceed' }, claimed: unkno
 
 /** The guard's functions a lease and a FusedSettle call back. */
 interface Settling {
-  readonly keys: Keys;
   emit(events: readonly ScenarioEvent[]): void;
   settleAndRecord(who: AttemptIdentity, settle: SettleRequest | undefined, output: string | undefined, attempt: AttemptFacts): Promise<void>;
 }
 
 /** A settle handed to the fused completion; a class, not closures made per attempt. */
 class FusedSettle implements DeferredSettle {
+  readonly scope: readonly [string, string, string, string];
+  readonly args: readonly (string | number)[];
   constructor(
-    readonly invocation: ScriptInvocation,
-    private readonly settling: Settling,
     private readonly who: AttemptIdentity,
     private readonly request: SettleRequest,
+    private readonly settling: Settling,
     private readonly attempt: AttemptFacts,
-  ) {}
+  ) {
+    this.scope = [who.runId, who.service ?? '', who.suite ?? '', who.day];
+    this.args = settleArgs(who, request);
+  }
   done(raw: unknown): void {
     this.settling.emit(settleAnswer(raw).events);
   }
@@ -123,7 +125,7 @@ class AttemptLease implements GuardLease {
     if (!end) return undefined;
     if (!end.settle) return { actual: end.actual };
     const who = this.attempt.who ?? identity(this.attempt);
-    return { actual: end.actual, settle: new FusedSettle(settleInvocation(this.settling.keys, who, end.settle), this.settling, who, end.settle, this.attempt) };
+    return { actual: end.actual, settle: new FusedSettle(who, end.settle, this.settling, this.attempt) };
   }
 }
 
@@ -354,7 +356,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   }
 
   /** What a lease and a settle sent with the fused completion call back (AttemptLease, FusedSettle). */
-  const settling: Settling = { keys, emit, settleAndRecord };
+  const settling: Settling = { emit, settleAndRecord };
   /** Every held lease renewed every third of its time, on one timer. */
   const renewer = createLeaseRenewer<AttemptFacts>(Math.max(250, Math.floor(options.leaseMs / 3)), (attempt) => {
     const who = attempt.who as AttemptIdentity;

@@ -35,7 +35,7 @@ import { luaFunction, luaSha, runScript } from '../redis/scripts.ts';
 import type { ScriptInvocation } from '../engine/store.ts';
 import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
 import { hoistedScriptFunction } from './hoist-lua.ts';
-import { admitKeys } from '../guardrails/admission.ts';
+import { admitKeys, settleKeys } from '../guardrails/admission.ts';
 import type { DeferredSettle } from './guard.ts';
 
 /** sha1 of BullMQ moveToFinished texts this composition was verified against → BullMQ version. */
@@ -158,29 +158,35 @@ local function runKeys(id)
 end`;
 }
 
+/** An attempt's guard scope (AttemptIdentity's) as the composed scripts take it. */
+type GuardScope = { runId: string; service: string; suite: string; day: string };
+
 /**
- * Lua building admitAttempt's 17 keys from run id, service, suite and day: admitKeys
- * (src/guardrails/admission.ts) with marks in their places, so they are the same keys.
+ * Lua of `local function <name>(runId, service, suite, day)` answering the keys `template`
+ * makes of that scope (admitKeys or settleKeys, src/guardrails/admission.ts), with marks in
+ * their places so they are the same keys. The last call's keys are kept: consecutive
+ * attempts are mostly of one run and service.
  */
-function guardKeysLua(keys: Keys): string {
+function scopeKeysLua(name: string, template: (scope: GuardScope) => string[]): string {
   const marks = { runId: '\u0001R\u0001', service: '\u0001S\u0001', suite: '\u0001U\u0001', day: '\u0001D\u0001' };
   const names: Record<string, string> = { [marks.runId]: 'runId', [marks.service]: 'service', [marks.suite]: 'suite', [marks.day]: 'day' };
-  const parts = admitKeys(keys, marks).map((key) =>
+  const parts = template(marks).map((key) =>
     key
       .split(/(\u0001[RSUD]\u0001)/)
       .filter((piece) => piece !== '')
       .map((piece) => names[piece] ?? luaString(piece))
       .join(' .. '),
   );
-  // The last call's keys are kept: consecutive hand-overs are mostly of one run and service.
   return [
-    'local guardKeysOf, kRun, kService, kSuite, kDay = nil, nil, nil, nil, nil',
-    'local function guardKeys(runId, service, suite, day)',
+    'local ' + name + ' do',
+    '  local made, kRun, kService, kSuite, kDay = nil, nil, nil, nil, nil',
+    `  ${name} = function(runId, service, suite, day)`,
     // Lua strings are interned: these compare as pointers.
-    '  if runId ~= kRun or service ~= kService or suite ~= kSuite or day ~= kDay then',
-    `    guardKeysOf, kRun, kService, kSuite, kDay = {${parts.join(', ')}}, runId, service, suite, day`,
+    '    if runId ~= kRun or service ~= kService or suite ~= kSuite or day ~= kDay then',
+    `      made, kRun, kService, kSuite, kDay = {${parts.join(', ')}}, runId, service, suite, day`,
+    '    end',
+    '    return made',
     '  end',
-    '  return guardKeysOf',
     'end',
   ].join('\n');
 }
@@ -196,7 +202,7 @@ function handoverLua(options: FusedCompletionOptions): string {
   const known = [...options.handover.handlers].sort().map((h) => `[${luaString(h)}] = true`).join(', ');
   return [
     `local admitAttempt = ${luaFunction(luaScripts.admitAttempt.body)}`,
-    guardKeysLua(options.keys),
+    scopeKeysLua('guardKeys', (scope) => admitKeys(options.keys, scope)),
     `local KNOWN, LEASE_MS = {${known}}, ${luaString(String(options.handover.leaseMs))}`,
     // The UTC day "YYYY-MM-DD" of a time in ms (days to civil date, H. Hinnant), kept for the day.
     'local dayOf, dayNumber = nil, nil',
@@ -357,8 +363,9 @@ function bullKeysLua(count: number, constants: readonly string[], constantSlots:
 /**
  * The composed moveToFinished, `main`. No KEYS. ARGV: the finish's script-specific arguments
  * after the run id (na of them, 0 when no finish was deferred), BullMQ's keys 10–12, BullMQ's
- * arguments, the guard's settleAttempt keys and arguments (nsk and nsa of them, 0 without a
- * settle), then workerId, now, na, nsk, nsa. The engine's keys are built here from the run id
+ * arguments, the scope of the guard's settleAttempt (run id, service, suite, day: its keys are
+ * made here) and its arguments (nsk = 4 and nsa of them, 0 without a settle), then workerId,
+ * now, na, nsk, nsa. The engine's keys are built here from the run id
  * and BullMQ's constant keys are literals: the fused path runs on standalone Redis only, and
  * key names were the largest part of encoding the command. The settle goes first: the usage is
  * committed before the finish can end the run.
@@ -369,6 +376,7 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     engineLua(options),
     // The guard's settle (src/guardrails); its includes are engineLua's.
     `local settleAttempt = ${luaFunction(luaScripts.settleAttempt.body)}`,
+    scopeKeysLua('settleKeys', (scope) => settleKeys(options.keys, scope)),
     // BullMQ's function definitions made once, at load (src/worker/hoist-lua.ts).
     hoistedScriptFunction('bullFinished', bullLua),
     'local function main(_, ARGV)',
@@ -380,7 +388,8 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     // the settle and the admission of the next job share one reading of Redis's clock.
     '  GUARD_EVENTS, GUARD_NOW = {}, nil',
     '  if nsk > 0 then',
-    '    local ok, answer = pcall(settleAttempt, {unpack(ARGV, bullEnd + 1, bullEnd + nsk)}, {unpack(ARGV, bullEnd + nsk + 1, bullEnd + nsk + nsa)})',
+    // Its keys made here from the scope (nsk = 4: run id, service, suite, day).
+    '    local ok, answer = pcall(settleAttempt, settleKeys(ARGV[bullEnd + 1], ARGV[bullEnd + 2], ARGV[bullEnd + 3], ARGV[bullEnd + 4]), {unpack(ARGV, bullEnd + nsk + 1, bullEnd + nsk + nsa)})',
     `    if ok then settled = answer else settled = 'ERR:' .. ${errText('answer')} end`,
     '  end',
     // CARRY (includes/run-core.lua) outlives a call in a library: never from an earlier one.
@@ -524,8 +533,8 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     // reallocated on the way, per step.
     const fargs = finish?.invocation.args;
     const na = fargs ? fargs.length - STANDARD_ARGS + 1 : 0;
-    const settle = finish?.settle?.invocation;
-    const nsk = settle ? settle.keys.length : 0;
+    const settle = finish?.settle;
+    const nsk = settle ? settle.scope.length : 0;
     const nsa = settle ? settle.args.length : 0;
     const all: unknown[] = new Array(2 + na + FINISHED_JOB_KEYS.length + (bullArgs.length - BULL_KEYS) + nsk + nsa + 5);
     let k = 2;
@@ -536,7 +545,7 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     for (const slot of FINISHED_JOB_KEYS) all[k++] = bullArgs[slot];
     for (let i = BULL_KEYS; i < bullArgs.length; i++) all[k++] = bullArgs[i] ?? '';
     if (settle) {
-      for (let i = 0; i < nsk; i++) all[k++] = settle.keys[i];
+      for (let i = 0; i < nsk; i++) all[k++] = settle.scope[i];
       for (let i = 0; i < nsa; i++) all[k++] = settle.args[i];
     }
     all[k++] = options.workerId;

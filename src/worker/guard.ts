@@ -52,8 +52,10 @@ export interface GuardLease {
 
 /** A settle handed to the fused completion (GuardLease.settleWithFinish). */
 export interface DeferredSettle {
-  /** The settle script's keys and arguments. */
-  readonly invocation: ScriptInvocation;
+  /** The attempt's guard scope, of which the composed script makes the settle's keys: run id, service, suite, day ('' for none). */
+  readonly scope: readonly [string, string, string, string];
+  /** The settle script's arguments (src/guardrails/admission.ts settleArgs). */
+  readonly args: readonly (string | number)[];
   /** Called once with the script's raw answer when it ran with the finish. */
   done(raw: unknown): void;
   /** Sends the settle alone (the finish went without BullMQ's completion, or that call failed); never rejects. */
