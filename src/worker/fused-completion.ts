@@ -250,7 +250,11 @@ function handoverLua(options: FusedCompletionOptions): string {
     "  local r = admitAttempt(guardKeys(runId, service, suite, day), {leaseId, LEASE_MS, scenario, service, '1', usd, tokens, calls, runId, stepId, attempt, workerId, CAP, CONTROL, hasSuite})",
     "  local claim = ''",
     // The kill switch was read by the admission: the claim does not read it again.
-    "  if r[1] == 1 then claim = packed(startAttempt(k, {runId, now, workerId, CONTROL, CAP, stepId, attempt, '0', '', dag[2]})) end",
+    // A claim that fails leaves the admission standing: the processor then claims on its own.
+    "  if r[1] == 1 then",
+    "    local ok, answer = pcall(startAttempt, k, {runId, now, workerId, CONTROL, CAP, stepId, attempt, '0', '', dag[2]})",
+    '    if ok then claim = packed(answer) end',
+    '  end',
     "  return jobId .. '\\31!\\30' .. r[1] .. '\\30' .. r[2] .. '\\30' .. r[3] .. '\\30' .. leaseId .. '\\30' .. day .. '\\30' .. table.concat(r[4], '\\29') .. '\\30' .. claim",
     'end',
   ].join('\n');
@@ -395,7 +399,9 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     // CARRY (includes/run-core.lua) outlives a call in a library: never from an earlier one.
     '  local engine = false',
     '  CARRY = nil',
-    '  if na > 0 then',
+    // A settle that failed keeps the finish back: the worker sends both alone, the settle first,
+    // so that the usage is committed before the finish can end the run.
+    "  if na > 0 and (type(settled) ~= 'string') then",
     // Made at its size: a table that grows is reallocated on the way.
     '    local argv = {ARGV[1], NOW_MS, WORKER_ID, CONTROL, CAP, unpack(ARGV, 2, na)}',
     // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
@@ -557,16 +563,13 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     return libraries.runPrefixed(script, all as (string | number | Buffer)[], all.length - 4).then(
       (answer) => {
         const raw = answer as [unknown, unknown, string | null, unknown];
-        if (finish?.settle) {
-          // Its events before the finish's, as when it went first on its own.
-          if (typeof raw[3] === 'string' && raw[3].startsWith('ERR:')) {
-            log.warn({ jobId, err: raw[3].slice(4) }, 'settle with the job completion failed; it goes alone');
-            void finish.settle.alone();
-          } else {
-            finish.settle.done(raw[3]);
-          }
-        }
-        if (finish) {
+        if (finish?.settle && typeof raw[3] === 'string' && raw[3].startsWith('ERR:')) {
+          // Neither ran in the script (it kept the finish back): both go alone, the settle first.
+          log.warn({ jobId, err: raw[3].slice(4) }, 'settle with the job completion failed; it goes alone, then the finish');
+          sendFinish(finish);
+        } else if (finish) {
+          // The settle's events before the finish's, as when it went first on its own.
+          finish.settle?.done(raw[3]);
           if (typeof raw[0] === 'string' && raw[0].startsWith('ERR:')) finish.done(new Error(`finishAttempt in the fused completion: ${raw[0].slice(4)}`));
           else finish.done(undefined, raw[0]);
         }

@@ -257,12 +257,13 @@ describe('round trips per step (docs/performance.md)', () => {
   });
 
   it('a guarded step with a static estimate is admitted and claimed as its job is handed over, and settled with its completion', async () => {
+    await applyServices(t.redis, createKeys(t.prefix), validateServices({ services: { metered: { maxConcurrency: 10, rateLimit: { max: 1000, perMs: 1000 } } } }));
     const { run, counts } = await runCounted(
       `
 name: costed
 budget: { calls: 100, onExceed: fail }
 steps:
-${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: metered, cost: { calls: 1 } }`).join('\n')}
+${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: metered, service: metered, cost: { calls: 1 } }`).join('\n')}
 `,
       [metered],
     );
@@ -277,7 +278,9 @@ ${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: metered, cost: { c
     const keys = createKeys(t.prefix);
     expect(await t.redis.zcard(keys.guard.run(run.summary.runId).reservations)).toBe(0);
     expect(await t.redis.hget(keys.guard.run(run.summary.runId).budget, 'spent:calls')).toBe('6');
-    expect(await t.redis.zcard(keys.guard.permits)).toBe(0);
+    expect(await t.redis.zcard(keys.guard.service('metered').permits)).toBe(0);
+    expect(await t.redis.zcard(keys.guard.service('metered').rate)).toBe(6);
+    expect(await t.redis.hget(keys.guard.service('metered').stats, 'admitted')).toBe('6');
     expect(run.events.filter((e) => e.type === 'step.started')).toHaveLength(6);
   });
 

@@ -3,10 +3,12 @@
  * lease lapsed, rate-log entries out of the window) is counted out by admitAttempt at once and
  * removed without costing every admission a call: permits and the rate log on every 16th
  * admission of the service, reservations on about one admission in 16 (by Redis's clock).
+ * A renewal does not bring such an entry back, and a settle sent twice (its reply lost) commits
+ * its usage once.
  */
 import { describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/redis/keys.ts';
-import { admitAttempt, reservationMember, settleAttempt, type AttemptIdentity } from '../../src/guardrails/admission.ts';
+import { admitAttempt, renewLease, reservationMember, settleAttempt, type AttemptIdentity } from '../../src/guardrails/admission.ts';
 import { applyServices } from '../../src/guardrails/services-store.ts';
 import { validateServices } from '../../src/guardrails/services-schema.ts';
 import { useTestRedis } from '../support/context.ts';
@@ -83,5 +85,26 @@ describe('lapsed holds in the guardrails', () => {
     await admitAndCheck('no-global', false);
     await applyServices(t.redis, keys, validateServices({ services: { svc2: { maxConcurrency: 5 } }, maxConcurrentCalls: 3 }));
     await admitAndCheck('global', true);
+  });
+
+  it('a renewal does not bring a lapsed hold back, and a settle sent twice commits its usage once', async () => {
+    const keys = createKeys(t.prefix);
+    const who: AttemptIdentity = { runId: 'run-3', stepId: 's', attempt: 1, workerId: 'w', scenario: 'twice', service: 'svc3', day: '2026-11-26' };
+    const svc = keys.guard.service('svc3');
+    const lapsedAt = Date.now() - 1_000;
+    await t.redis.zadd(svc.permits, lapsedAt, 'stalled');
+    await t.redis.zadd(svc.permits, Date.now() + 60_000, 'running');
+    expect(await renewLease(t.redis, keys, who, { leaseId: 'stalled', member: '', leaseMs: 30_000 })).toBe(0);
+    expect(Number(await t.redis.zscore(svc.permits, 'stalled'))).toBe(lapsedAt);
+    expect(await renewLease(t.redis, keys, who, { leaseId: 'running', member: '', leaseMs: 30_000 })).toBe(1);
+
+    await t.redis.hset(keys.run('run-3'), 'status', 'running');
+    const settle = { leaseId: 'once', member: '', outcome: 'ok' as const, probe: false, actual: { usd: 0.5, tokens: { input: 10, output: 5 }, calls: 1 }, held: '' };
+    await settleAttempt(t.redis, keys, who, settle);
+    // Its reply lost, the same settle is sent again.
+    await settleAttempt(t.redis, keys, who, settle);
+    expect(await t.redis.hmget(keys.guard.run('run-3').budget, 'spent:calls', 'spent:tokens', 'spent:usd')).toEqual(['1', '15', '500000']);
+    expect(await t.redis.hmget(keys.run('run-3'), 'cost:calls', 'cost:usd')).toEqual(['1', '0.5']);
+    expect(await t.redis.hget(svc.spend, 'calls')).toBe('1');
   });
 });

@@ -92,9 +92,10 @@ describe('service limits across worker processes', () => {
     expect(new Set(ends.map((r) => r.pid)).size).toBeGreaterThan(1);
     // Waiting never consumed an attempt.
     for (const step of summary.steps) expect(step.attempts).toBe(1);
-    // Admission and settle ran as the guard's Function library (src/guardrails/guard-functions.ts;
-    // not the fused completion's, which admits and settles steps of static estimates), which the
-    // workers record as used.
+    // The guard's Function library (src/guardrails/guard-functions.ts) is loaded when a worker
+    // starts and recorded in its heartbeat. (These steps, of a service and a handler without an
+    // estimate, are admitted as their jobs are handed over, in the fused completion's library;
+    // engine-fused-completion.test.ts counts which calls ran.)
     const libraries = (await client.redis.call('FUNCTION', 'LIST', 'WITHCODE')) as unknown[][];
     const guard = libraries.map((l) => [String(l[l.indexOf('library_name') + 1]), String(l[l.indexOf('library_code') + 1])]).find(([name, code]) => name.startsWith(libraryNamePrefix(client.keys.prefix)) && code.includes("if op == 'settle' then return settleAttempt(keys, args) end"));
     expect(guard).toBeDefined();

@@ -9,10 +9,20 @@
 --- @include "guard-common"
 
 local leaseId, member = ARGV[1], ARGV[2]
-local expiry = guardNow() + tonumber(ARGV[3])
+local now = guardNow()
+local expiry = now + tonumber(ARGV[3])
 local n = 0
-for i = 1, 3 do n = n + redis.call('ZADD', KEYS[i], 'XX', 'CH', expiry, leaseId) end
+-- Admission counts live entries and leaves lapsed ones for a later trim (admitAttempt), so a
+-- lapsed entry may still be there: it is not extended (its place may have been given away).
+local function extend(key, m)
+  local score = redis.call('ZSCORE', key, m)
+  if score and tonumber(score) > now then
+    redis.call('ZADD', key, 'XX', expiry, m)
+    n = n + 1
+  end
+end
+for i = 1, 3 do extend(KEYS[i], leaseId) end
 if member ~= '' then
-  for i = 4, 6 do n = n + redis.call('ZADD', KEYS[i], 'XX', 'CH', expiry, member) end
+  for i = 4, 6 do extend(KEYS[i], member) end
 end
 return n

@@ -47,8 +47,12 @@ if member ~= '' then
   if holds('d') then redis.call('ZREM', KEYS[14], member) end
 end
 
--- Actual usage, committed everywhere it is reported.
+-- Actual usage, committed everywhere it is reported, once: a settle sent again (its reply lost
+-- with the connection, the fused completion's retry) finds its lease marked in the run's steps
+-- hash and commits nothing twice. Without the run (gone with its retention) it is not marked.
 local used = usdMicro > 0 or tokIn > 0 or tokOut > 0 or calls > 0
+local runExists = used and redis.call('EXISTS', K_RUN) == 1
+if runExists and redis.call('HSETNX', K_STEPS, 'u|' .. leaseId, '1') == 0 then used = false end
 if used then
   local sid = who.stepId
   -- Only what was used: a field never written reads as 0 (src/engine/summary.ts,
@@ -60,7 +64,7 @@ if used then
     if tokOut > 0 then redis.call('HINCRBY', key, pre .. 'tokens.output', tokOut) end
     if calls > 0 then redis.call('HINCRBY', key, pre .. 'calls', calls) end
   end
-  if redis.call('EXISTS', K_RUN) == 1 then
+  if runExists then
     addUsage(K_RUN, 'cost:')
     addUsage(K_STEPS, 'cost|' .. sid .. '|')
   end
