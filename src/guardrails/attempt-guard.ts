@@ -19,7 +19,6 @@ import type { CachedRun } from '../worker/run-cache.ts';
 import { createLoadCache } from '../worker/load-cache.ts';
 import { guardFunctions } from './guard-functions.ts';
 import { admissionOf, admitAttempt, renewLease, reservationMember, settleAnswer, settleArgs, settleAttempt, type Admission, type AttemptIdentity, type BreakerOutcome, type SettleRequest } from './admission.ts';
-import type { HandoverAdmission } from '../worker/fused-completion.ts';
 import { actualOf, estimateOf, NO_RESERVATION, type Reservation } from './cost.ts';
 import type { ModelPricing } from './services-schema.ts';
 import { missingHere, missingMessage, missingOnWorkers } from './credentials.ts';
@@ -286,13 +285,19 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   /** The answer once the credential gate and the run's facts are known; async only when it must wait on Redis. */
   function decide(request: GuardRequest, gate: 'mock' | undefined, runInfo: RunFacts): GuardDecision | Promise<GuardDecision> {
     const { run, step } = request;
-    if (request.admitted) return handedOver(request, runInfo, request.admitted);
     const mock = gate === 'mock' || run.mock || runInfo.mocked.has(step.def.id);
     const live = !mock && !(request.input instanceof Error);
     const service = step.def.service;
     const pricing = (service && options.services.current().services[service]?.pricing) || {};
-    const estimate = live ? estimateOf(step.def.cost, options.registry.has(step.def.uses) ? options.registry.get(step.def.uses) : undefined, request.input, pricing) : NO_RESERVATION;
-    const attempt: AttemptFacts = { request, runInfo, mock, live, pricing, holds: live && (service !== undefined || estimate !== NO_RESERVATION), estimate, now: Date.now(), workerId: options.workerId };
+    // Admitted as its job was handed over (src/worker/fused-completion.ts): the script reserved
+    // the static estimate (store.ts handoverAdmissionOf is estimateOf's for such a step) under
+    // its lease id and day, and the attempt holds it whatever happens next (an input that failed
+    // to render included), so it settles like any other.
+    const admitted = request.admitted;
+    const estimate = live || admitted ? estimateOf(step.def.cost, options.registry.has(step.def.uses) ? options.registry.get(step.def.uses) : undefined, request.input, pricing) : NO_RESERVATION;
+    const holds = admitted !== undefined || (live && (service !== undefined || estimate !== NO_RESERVATION));
+    const attempt: AttemptFacts = { request, runInfo, mock, live, pricing, holds, estimate, now: Date.now(), workerId: options.workerId, leaseId: admitted?.leaseId, day: admitted?.day };
+    if (admitted) return decided(attempt, admissionOf(admitted.raw));
     // For an attempt that holds nothing the admission script would only read the kill
     // switch; the claim (startAttempt) reads it instead, atomically: one round trip less.
     if (attempt.holds) return admitThenDecide(attempt);
@@ -319,23 +324,6 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
     if (admission.kind === 'fail') return { kind: 'fail', failure: { kind: admission.errorKind, message: admission.message, retryable: false } };
     if (attempt.mock) return mockOutputFor(request).then((mockOutput) => withClaim(proceed(attempt, admission, mockOutput), admission.claimed));
     return withClaim(proceed(attempt, admission, undefined), admission.claimed);
-  }
-
-  /**
-   * An attempt admitted as its job was handed over (src/worker/fused-completion.ts): its
-   * permits and reservation are held under the lease id and day the script chose, whatever
-   * happens next, so it settles like any other (an input that failed to render included).
-   */
-  function handedOver(request: GuardRequest, runInfo: RunFacts, admitted: HandoverAdmission): GuardDecision | Promise<GuardDecision> {
-    const { step } = request;
-    const service = step.def.service;
-    const pricing = (service && options.services.current().services[service]?.pricing) || {};
-    const mock = request.run.mock || runInfo.mocked.has(step.def.id);
-    const live = !mock && !(request.input instanceof Error);
-    // The static estimate the script reserved (store.ts handoverAdmissionOf is estimateOf's for such a step).
-    const estimate = estimateOf(step.def.cost, options.registry.has(step.def.uses) ? options.registry.get(step.def.uses) : undefined, request.input, pricing);
-    const attempt: AttemptFacts = { request, runInfo, mock, live, pricing, holds: true, estimate, now: Date.now(), workerId: options.workerId, leaseId: admitted.leaseId, day: admitted.day };
-    return decided(attempt, admissionOf(admitted.raw));
   }
 
   function proceed(attempt: AttemptFacts, admission: { readonly probe: boolean; readonly held?: string }, mockOutput: { output: unknown } | undefined): GuardDecision & { kind: 'proceed' } {
