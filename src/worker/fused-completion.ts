@@ -37,11 +37,14 @@ import { GLOBAL_EVENTS_CAP } from '../engine/events.ts';
 import { hoistedScriptFunction } from './hoist-lua.ts';
 import { admitKeys, settleKeys } from '../guardrails/admission.ts';
 import type { DeferredSettle } from './guard.ts';
+import { ADD_STANDARD_JOB_KEYS } from './step-job-add.ts';
 
 /** sha1 of BullMQ moveToFinished texts this composition was verified against → BullMQ version. */
 export const VERIFIED_MOVE_TO_FINISHED = new Map([['69666e69dd5621df59067a03de685e55a486560d', '6.7.0']]);
 /** sha1 of BullMQ moveToActive texts the claim on hand-over was verified against → BullMQ version. */
 export const VERIFIED_MOVE_TO_ACTIVE = new Map([['d96ca626f1ea141b44a856b312fc636d99aa9ea9', '6.7.0']]);
+/** sha1 of BullMQ addStandardJob texts the adds in a completion were verified against → BullMQ version. */
+export const VERIFIED_ADD_STANDARD_JOB = new Map([['5ab432e88830d573e2fa33392ffbd4ad25a9b100', '6.7.0']]);
 /** moveToFinished takes 14 keys; ARGV[1] is the job id. */
 const BULL_KEYS = 14;
 /**
@@ -69,7 +72,15 @@ interface Deferred {
   readonly done: FinishDone;
   /** The guard's settle of the same attempt, run before the finish. */
   readonly settle?: DeferredSettle;
+  /** Jobs to add for steps the finish makes ready: stepId, then BullMQ's 3 arguments, per step (ReadyAdds). */
+  readonly adds?: readonly unknown[];
 }
+
+/**
+ * BullMQ's addStandardJob calls (src/worker/step-job-add.ts) for steps a finish may make ready,
+ * flat: per step its id, then the call's 3 arguments (its keys are the completion's addKeys).
+ */
+export type ReadyAdds = readonly unknown[];
 
 /** Called once with the engine script's raw answer, or with why it could not be recorded. */
 export type FinishDone = (error: unknown, raw?: unknown) => void;
@@ -81,7 +92,12 @@ export interface FusedCompletion {
    * `done` gets the engine script's raw answer: a callback, not a promise, because this runs
    * once per step and a promise chain per step was a measurable part of a worker's garbage.
    */
-  defer(jobId: string, invocation: ScriptInvocation, done: FinishDone, settle?: DeferredSettle): void;
+  defer(jobId: string, invocation: ScriptInvocation, done: FinishDone, settle?: DeferredSettle, adds?: ReadyAdds): void;
+  /**
+   * The BullMQ command (`addStandardJob:<version>`) and its 9 keys with which the completion adds
+   * the jobs of steps its finish makes ready (`adds` of defer); undefined when it adds none.
+   */
+  readonly adding?: { readonly command: string; readonly keys: readonly string[] };
   /** The raw startAttempt answer for this job when it was claimed as BullMQ handed it over. */
   takeClaim(jobId: string): unknown;
   /** The Redis Function libraries this worker has called (its heartbeat records them as used). */
@@ -103,6 +119,12 @@ export interface FusedCompletionOptions {
    * `leaseMs`: how long its permits and reservations hold unless renewed.
    */
   readonly handover?: { readonly handlers: readonly string[]; readonly leaseMs: number };
+  /**
+   * The step queue's keys of BullMQ's addStandardJob (wait, paused, meta, id, completed,
+   * delayed, active, events, marker): a finish deferred with `adds` queues the steps it makes
+   * ready in the completion's script, which then hands the slot the first of them.
+   */
+  readonly addKeys?: readonly string[];
 }
 
 /** A guarded step admitted as its job was handed over (handoverOf). */
@@ -365,16 +387,55 @@ function bullKeysLua(count: number, constants: readonly string[], constantSlots:
 }
 
 /**
+ * Lua of `addReady(list, ARGV, from, nad)`: adds, with BullMQ's addStandardJob (`bullAdd`), the
+ * jobs of the steps in `list` (a finish's toEnqueue, "stepId|attempt|delayMs,...") that ARGV
+ * holds an add for (from `from`, nad of them: stepId and the call's 3 arguments each), and
+ * answers the list of the others, which the worker queues itself. Only a first attempt without
+ * delay is added here: that is what the adds were recorded for.
+ */
+function addReadyLua(addLua: string, addKeys: readonly string[]): string {
+  return [
+    hoistedScriptFunction('bullAdd', addLua),
+    `local ADD_KEYS = {${addKeys.map(luaString).join(', ')}}`,
+    'local function addReady(list, ARGV, from, nad)',
+    '  local S = string',
+    '  local left, pos, last = {}, 1, #list',
+    '  while pos <= last do',
+    "    local comma = S.find(list, ',', pos, true) or (last + 1)",
+    '    local item = S.sub(list, pos, comma - 1)',
+    '    pos = comma + 1',
+    '    local added = false',
+    "    local bar = S.find(item, '|', 1, true)",
+    "    if bar and S.sub(item, bar) == '|1|0' then",
+    '      local sid = S.sub(item, 1, bar - 1)',
+    '      for j = from, from + 4 * (nad - 1), 4 do',
+    '        if ARGV[j] == sid then',
+    // An add that fails leaves the step to the worker, which adds it under the same job id.
+    '          added = pcall(bullAdd, ADD_KEYS, {ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]})',
+    '          break',
+    '        end',
+    '      end',
+    '    end',
+    '    if not added then left[#left + 1] = item end',
+    '  end',
+    "  return table.concat(left, ',')",
+    'end',
+  ].join('\n');
+}
+
+/**
  * The composed moveToFinished, `main`. No KEYS. ARGV: the finish's script-specific arguments
  * after the run id (na of them, 0 when no finish was deferred), BullMQ's keys 10–12, BullMQ's
  * arguments, the scope of the guard's settleAttempt (run id, service, suite, day: its keys are
- * made here) and its arguments (nsk = 4 and nsa of them, 0 without a settle), then workerId,
- * now, na, nsk, nsa. The engine's keys are built here from the run id
- * and BullMQ's constant keys are literals: the fused path runs on standalone Redis only, and
- * key names were the largest part of encoding the command. The settle goes first: the usage is
- * committed before the finish can end the run.
+ * made here) and its arguments (nsk = 4 and nsa of them, 0 without a settle), the adds of steps
+ * the finish may make ready (4 × nad: addReadyLua), then workerId, now, na, nsk, nsa, nad.
+ * The engine's keys are built here from the run id and BullMQ's constant keys are literals:
+ * the fused path runs on standalone Redis only, and key names were the largest part of
+ * encoding the command. The settle goes first: the usage is committed before the finish can
+ * end the run. The adds go after the finish and before BullMQ's completion, which then hands
+ * this slot the first of them: a chain's next step starts without a round trip of its own.
  */
-function composeFinished(bullLua: string, options: FusedCompletionOptions, constants: readonly string[]): string {
+function composeFinished(bullLua: string, options: FusedCompletionOptions, constants: readonly string[], addLua: string | undefined): string {
   const jobKeys = Object.fromEntries(FINISHED_JOB_KEYS.map((slot, i) => [slot, `ARGV[na + ${i + 1}]`]));
   return [
     engineLua(options),
@@ -383,10 +444,13 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     scopeKeysLua('settleKeys', (scope) => settleKeys(options.keys, scope)),
     // BullMQ's function definitions made once, at load (src/worker/hoist-lua.ts).
     hoistedScriptFunction('bullFinished', bullLua),
+    addLua && options.addKeys ? addReadyLua(addLua, options.addKeys) : 'local addReady = nil',
     'local function main(_, ARGV)',
     '  local n = #ARGV',
-    '  local na, nsk, nsa, WORKER_ID, NOW_MS = tonumber(ARGV[n - 2]), tonumber(ARGV[n - 1]), tonumber(ARGV[n]), ARGV[n - 4], ARGV[n - 3]',
-    '  local bullEnd = n - 5 - nsk - nsa',
+    '  local na, nsk, nsa, nad = tonumber(ARGV[n - 3]), tonumber(ARGV[n - 2]), tonumber(ARGV[n - 1]), tonumber(ARGV[n])',
+    '  local WORKER_ID, NOW_MS = ARGV[n - 5], ARGV[n - 4]',
+    '  local addFrom = n - 5 - 4 * nad',
+    '  local bullEnd = addFrom - 1 - nsk - nsa',
     '  local settled = false',
     // GUARD_EVENTS and GUARD_NOW (includes/guard-common.lua) outlive a call in a library too:
     // the settle and the admission of the next job share one reading of Redis's clock.
@@ -407,6 +471,8 @@ function composeFinished(bullLua: string, options: FusedCompletionOptions, const
     // An error in an engine part must not undo or skip BullMQ's: Redis keeps a failed
     // script's earlier writes, so each engine part answers 'ERR:<message>' instead.
     '    local ok, answer = pcall(finishAttempt, runKeys(ARGV[1]), argv)',
+    // The steps it made ready, queued before BullMQ's part looks for this slot's next job.
+    "    if ok and nad > 0 and addReady and answer[1] == 1 and answer[2] ~= '' then answer[2] = addReady(answer[2], ARGV, addFrom, nad) end",
     `    if ok then engine = packed(answer) else engine = 'ERR:' .. ${errText('answer')} end`,
     // The run as the finish left it, for the claim of the next job when it is of the same run.
     '    if ok and RUN then CARRY = {K_RUN, STATUS, RUN.deadline} end',
@@ -479,7 +545,12 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   const scripts = redis.scriptsSet as Record<string, { lua: string }>;
   const name = Object.keys(scripts).find((k) => k.startsWith('moveToFinished:')) as string;
   const libraries = new LuaLibraries(redis, options.keys.functions, log);
-  const finishedScript = composer(options.keys.prefix, FINISHED_CONSTANT_KEYS, (constants) => composeFinished(scripts[name].lua, options, constants));
+  // The adds of ready steps: with BullMQ's own addStandardJob, verified like moveToFinished.
+  const addName = Object.keys(scripts).find((k) => k.startsWith('addStandardJob:'));
+  const addLua = addName && options.addKeys?.length === ADD_STANDARD_JOB_KEYS && VERIFIED_ADD_STANDARD_JOB.has(luaSha(scripts[addName].lua)) ? scripts[addName].lua : undefined;
+  if (options.addKeys && !addLua) log.info({ addStandardJob: addName ?? 'not registered' }, 'adds with the completion off: a step queues its dependents in a round trip of its own');
+  const adding = addLua && addName && options.addKeys ? { command: addName, keys: options.addKeys } : undefined;
+  const finishedScript = composer(options.keys.prefix, FINISHED_CONSTANT_KEYS, (constants) => composeFinished(scripts[name].lua, options, constants, addLua));
   const original = redis[name] as Command;
   let warnedKeys = false;
   /** Never expected (one worker, one queue): BullMQ's own call then, and the finish alone. */
@@ -542,7 +613,9 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
     const settle = finish?.settle;
     const nsk = settle ? settle.scope.length : 0;
     const nsa = settle ? settle.args.length : 0;
-    const all: unknown[] = new Array(2 + na + FINISHED_JOB_KEYS.length + (bullArgs.length - BULL_KEYS) + nsk + nsa + 5);
+    const adds = finish?.adds;
+    const nadd = adds ? adds.length : 0;
+    const all: unknown[] = new Array(2 + na + FINISHED_JOB_KEYS.length + (bullArgs.length - BULL_KEYS) + nsk + nsa + nadd + 6);
     let k = 2;
     if (fargs) {
       all[k++] = fargs[0];
@@ -554,13 +627,15 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
       for (let i = 0; i < nsk; i++) all[k++] = settle.scope[i];
       for (let i = 0; i < nsa; i++) all[k++] = settle.args[i];
     }
+    for (let i = 0; i < nadd; i++) all[k++] = (adds as ReadyAdds)[i];
     all[k++] = options.workerId;
     all[k++] = Date.now();
     all[k++] = na;
     all[k++] = nsk;
-    all[k] = nsa;
+    all[k++] = nsa;
+    all[k] = nadd / 4;
     // Chained rather than awaited: an async function costs a promise and a microtask per step.
-    return libraries.runPrefixed(script, all as (string | number | Buffer)[], all.length - 4).then(
+    return libraries.runPrefixed(script, all as (string | number | Buffer)[], all.length - 5).then(
       (answer) => {
         const raw = answer as [unknown, unknown, string | null, unknown];
         if (finish?.settle && typeof raw[3] === 'string' && raw[3].startsWith('ERR:')) {
@@ -634,11 +709,12 @@ export function fuseCompletion(client: RedisConnection, options: FusedCompletion
   });
 
   return {
-    defer(jobId, invocation, done, settle) {
+    adding,
+    defer(jobId, invocation, done, settle, adds) {
       // The same job redelivered here while a finish of it waits: the older one goes alone.
       const earlier = deferred.get(jobId);
       if (earlier) sendAlone(jobId, earlier);
-      const finish: Deferred = settle ? { invocation, done, settle } : { invocation, done };
+      const finish: Deferred = { invocation, done, settle, adds: adding ? adds : undefined };
       deferred.set(jobId, finish);
       // BullMQ completes a job in the microtasks after its processor returns; one that it does
       // not complete (the worker is closing) still gets its finish, alone. One check per turn

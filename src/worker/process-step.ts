@@ -20,7 +20,8 @@ import type { Inflight } from './inflight.ts';
 import { captureAttemptLog } from './attempt-log.ts';
 import { storeArtifact } from './artifacts.ts';
 import { isolate } from './isolation.ts';
-import { handoverOf, type FinishDone, type FusedCompletion, type HandoverAdmission } from './fused-completion.ts';
+import { handoverOf, type FinishDone, type FusedCompletion, type HandoverAdmission, type ReadyAdds } from './fused-completion.ts';
+import { recordStepAdd } from './step-job-add.ts';
 
 /** Thrown into an attempt's signal when the worker shuts down: the attempt is given back. */
 export const SHUTDOWN_REASON = new ScenarioError('cancelled', 'worker shutting down', { retryable: true, details: { shutdown: true } });
@@ -127,6 +128,32 @@ function staticEntryOf(step: CompiledStep): string {
   let entry = staticEntries.get(step);
   if (entry === undefined) staticEntries.set(step, (entry = staticOf(step.def, step.dependents)));
   return entry;
+}
+
+/**
+ * Most dependents a finish queues in the completion's script: past that (a wide fan-out) the
+ * adds would make one long script and a large command; they go in a pipeline of their own.
+ */
+const MAX_READY_ADDS = 16;
+
+/**
+ * The jobs of `step`'s dependents, for the completion that finishes it to add
+ * (src/worker/fused-completion.ts), when it can add them all: each depends on this step alone,
+ * so its success makes each ready (first attempt, no delay) unless the run ends or parks it.
+ * Undefined otherwise: the step queues its dependents before its job completes, as ever.
+ */
+function readyAddsOf(deps: StepProcessorDeps, run: CachedRun, step: CompiledStep): ReadyAdds | undefined {
+  const adding = deps.fused?.adding;
+  if (!adding || step.dependents.length > MAX_READY_ADDS) return undefined;
+  const hint = stepHints(run.def);
+  const adds: unknown[] = [];
+  for (const id of step.dependents) {
+    if (run.step(id).def.needs.length !== 1) return undefined;
+    const add = recordStepAdd(deps.queue, run.runId, id, 1, hint(id));
+    if (!add || add.command !== adding.command || add.keys.some((key, i) => key !== adding.keys[i])) return undefined;
+    adds.push(id, add.args[0], add.args[1], add.args[2]);
+  }
+  return adds;
 }
 
 /** What a step that declares no credentials holds, for the guard (shared, so frozen; handlers get their own). */
@@ -398,8 +425,10 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     }
     let committed: CostTotals | void = undefined;
     // A succeeded step whose finish rides on BullMQ's completion of its job (below): the
-    // guard's settle goes in the same script, before the finish.
-    const withFinish = result.ok && deps.fused !== undefined && step.dependents.length === 0 && job.id !== undefined;
+    // guard's settle goes in the same script, before the finish, and the jobs of the
+    // dependents it makes ready after it.
+    const adds = result.ok && step.dependents.length > 0 ? readyAddsOf(deps, run, step) : undefined;
+    const withFinish = result.ok && deps.fused !== undefined && (step.dependents.length === 0 || adds !== undefined) && job.id !== undefined;
     let settle: DeferredSettle | undefined;
     try {
       const outcome: GuardOutcome = { ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt, output: result.ok ? result.output : undefined };
@@ -419,8 +448,9 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     if (result.ok) {
       record.status = 'succeeded';
       if (withFinish) {
-        // Nothing waits on this step to be queued: its finish rides on BullMQ's completion of
-        // the job (one round trip); a step with dependents queues them before its job completes.
+        // Its finish rides on BullMQ's completion of the job (one round trip), with the adds of
+        // the dependents it makes ready; a step whose dependents the completion cannot add
+        // queues them before its job completes.
         let finish: ScriptInvocation;
         try {
           finish = store.finishInvocation(run.runId, data.stepId, 'succeeded', record, { output: lease.redact(result.output), staticEntry: staticEntryOf(step) });
@@ -429,7 +459,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
           if (settle) void settle.alone();
           throw e;
         }
-        (deps.fused as FusedCompletion).defer(job.id as string, finish, finishDone(deps, run.runId, attemptLog), settle);
+        (deps.fused as FusedCompletion).defer(job.id as string, finish, finishDone(deps, run.runId, attemptLog), settle, adds);
         return;
       }
       const output = lease.redact(result.output);

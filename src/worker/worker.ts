@@ -215,6 +215,8 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Scenari
       plainHandlers: options.guard && options.guard !== OPEN_GUARD ? [] : registry.names().filter((name) => !registry.get(name).estimate),
       // The built-in guardrails admit a guarded step with a static estimate as its job is handed over.
       ...(options.guard ? {} : { handover: { handlers: registry.names(), leaseMs: options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS } }),
+      // A chain's next step is queued (and handed to the same slot) in the completion's script.
+      addKeys: [queue.keys.wait, queue.keys.paused, queue.keys.meta, queue.keys.id, queue.keys.completed, queue.keys.delayed, queue.keys.active, queue.keys.events, queue.keys.marker],
     },
     log,
   );

@@ -9,7 +9,7 @@ import { useTestRedis } from '../support/context.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { luaScripts } from '../../src/redis/lua-scripts.generated.ts';
 import { OPEN_GUARD } from '../../src/worker/guard.ts';
-import { fusedCompletionUnavailable, VERIFIED_MOVE_TO_ACTIVE, VERIFIED_MOVE_TO_FINISHED } from '../../src/worker/fused-completion.ts';
+import { fusedCompletionUnavailable, VERIFIED_ADD_STANDARD_JOB, VERIFIED_MOVE_TO_ACTIVE, VERIFIED_MOVE_TO_FINISHED } from '../../src/worker/fused-completion.ts';
 import type { RedisConnection } from '../../src/redis/connection.ts';
 import { deleteLibraries, libraryNamePrefix, listLibraries } from '../../src/redis/functions.ts';
 import { libraryReclaimer, UNUSED_AFTER_MS } from '../../src/recovery/libraries.ts';
@@ -39,6 +39,7 @@ const FINISH = sha1(luaScripts.finishAttempt.lua);
 const ADMIT = sha1(luaScripts.admitAttempt.lua);
 const BULL_MOVE_TO_FINISHED = [...VERIFIED_MOVE_TO_FINISHED.keys()];
 const BULL_MOVE_TO_ACTIVE = [...VERIFIED_MOVE_TO_ACTIVE.keys()];
+const BULL_ADD_STANDARD_JOB = [...VERIFIED_ADD_STANDARD_JOB.keys()];
 
 /** The quoted arguments of one MONITOR line (`+ts [db addr] "cmd" "arg" ...`), escapes left as sent. */
 function monitorArgs(line: string): string[] {
@@ -51,7 +52,7 @@ async function countScripts(prefix: string, body: () => Promise<void>) {
   const socket = connect(Number(url.port || 6379), url.hostname);
   await once(socket, 'connect');
   socket.write('MONITOR\r\n');
-  const counts = { startAttempt: 0, finishAttempt: 0, bullMoveToFinished: 0, bullMoveToActive: 0, fused: 0, fusedActive: 0, admitAttempt: 0, admitAndClaim: 0, settleAttempt: 0, functionCalls: 0 };
+  const counts = { startAttempt: 0, finishAttempt: 0, bullMoveToFinished: 0, bullMoveToActive: 0, bullAddStandardJob: 0, fused: 0, fusedActive: 0, admitAttempt: 0, admitAndClaim: 0, settleAttempt: 0, functionCalls: 0 };
   let buffered = '';
   socket.on('data', (chunk: Buffer) => {
     const lines = (buffered + chunk.toString('latin1')).split('\r\n');
@@ -66,6 +67,7 @@ async function countScripts(prefix: string, body: () => Promise<void>) {
       else if (args[1] === FINISH) counts.finishAttempt++;
       else if (BULL_MOVE_TO_FINISHED.includes(args[1])) counts.bullMoveToFinished++;
       else if (BULL_MOVE_TO_ACTIVE.includes(args[1])) counts.bullMoveToActive++;
+      else if (BULL_ADD_STANDARD_JOB.includes(args[1])) counts.bullAddStandardJob++;
       // The guard's scripts run as its library (src/guardrails/guard-functions.ts): what to run last.
       else if (args[1] === ADMIT || (command === 'fcall' && args.at(-1) === 'admit')) counts.admitAttempt++;
       else if (args[2] === '28' || (command === 'fcall' && args.at(-1) === 'claim')) counts.admitAndClaim++;
@@ -155,6 +157,56 @@ describe('round trips per step (docs/performance.md)', () => {
     expect(counts.fused).toBeGreaterThanOrEqual(24);
     expect(counts.fusedActive).toBeGreaterThanOrEqual(1);
     expect(counts.functionCalls).toBe(counts.fused + counts.fusedActive);
+  });
+
+  it("a chain's next step is queued in the script that finishes the step before it, and handed to the same slot", async () => {
+    const chain = `
+name: chain
+steps:
+  - { id: a, uses: noop }
+  - { id: b, uses: noop, needs: [a] }
+  - { id: c, uses: echo, needs: [b], with: { from: "\${{ run.id }}" } }
+  - { id: d, uses: noop, needs: [c], group: tail }
+  - { id: e, uses: noop, needs: [d] }
+groups:
+  tail: { timeoutMs: 60000 }
+`;
+    const { run, counts } = await runCounted(chain);
+    expect(run.summary.status).toBe('succeeded');
+    expect(run.summary.steps.map((s) => [s.id, s.status, s.attempts])).toEqual(['a', 'b', 'c', 'd', 'e'].map((id) => [id, 'succeeded', 1]));
+    // Only the root is added by a call of its own (the client's, a first call on its connection:
+    // an EVAL, not counted); every other step by the completion of the step before it, which
+    // also hands it to the same slot and claims it.
+    expect(counts.bullAddStandardJob).toBe(0);
+    expect(counts.finishAttempt).toBe(0);
+    expect(counts.startAttempt).toBe(0);
+    expect(counts.fused).toBeGreaterThanOrEqual(5);
+    // Each step was queued once, after the one it needs succeeded and before it started.
+    const seen = run.events.filter((e) => ['step.queued', 'step.started', 'step.succeeded'].includes(e.type)).map((e) => `${e.type}:${e.stepId}`);
+    for (const [before, after] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e']]) {
+      expect(seen.filter((x) => x === `step.queued:${after}`)).toHaveLength(1);
+      expect(seen.indexOf(`step.succeeded:${before}`)).toBeLessThan(seen.indexOf(`step.queued:${after}`));
+      expect(seen.indexOf(`step.queued:${after}`)).toBeLessThan(seen.indexOf(`step.started:${after}`));
+    }
+  });
+
+  it('dependents the completion cannot add (a fan-in, a fan-out past its limit) are queued before the job completes', async () => {
+    const wide = `
+name: fan
+steps:
+  - { id: root, uses: noop }
+${Array.from({ length: 17 }, (_, i) => `  - { id: f${i}, uses: noop, needs: [root] }`).join('\n')}
+  - { id: other, uses: noop }
+  - { id: join, uses: noop, needs: [f0, other] }
+`;
+    const { run, counts } = await runCounted(wide);
+    expect(run.summary.status).toBe('succeeded');
+    expect(run.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
+    // root (17 dependents), f0 and other (their dependent needs two steps) finish alone, then
+    // queue what they made ready with BullMQ's add: the 17 in one pipeline, join once (the
+    // roots are the client's, a first call on its connection: an EVAL, not counted).
+    expect(counts.finishAttempt).toBe(3);
+    expect(counts.bullAddStandardJob).toBe(17 + 1);
   });
 
   it("a job named only 'step' (an older client, recovery's re-enqueue) is still claimed as it is handed over", async () => {

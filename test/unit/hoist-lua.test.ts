@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import luaparse from 'luaparse';
 import { describe, expect, it } from 'vitest';
 import { hoistedScriptFunction, hoistFunctions } from '../../src/worker/hoist-lua.ts';
-import { VERIFIED_MOVE_TO_ACTIVE, VERIFIED_MOVE_TO_FINISHED } from '../../src/worker/fused-completion.ts';
+import { VERIFIED_ADD_STANDARD_JOB, VERIFIED_MOVE_TO_ACTIVE, VERIFIED_MOVE_TO_FINISHED } from '../../src/worker/fused-completion.ts';
 
 const require = createRequire(import.meta.url);
 const bullScripts = join(dirname(require.resolve('bullmq')), 'scripts');
@@ -38,6 +38,7 @@ function topLevelFunctions(lua: string): string[] {
 const SCRIPTS = [
   { name: 'moveToFinished', lua: bullScript('moveToFinished-14.js', 'moveToFinished'), verified: VERIFIED_MOVE_TO_FINISHED },
   { name: 'moveToActive', lua: bullScript('moveToActive-11.js', 'moveToActive'), verified: VERIFIED_MOVE_TO_ACTIVE },
+  { name: 'addStandardJob', lua: bullScript('addStandardJob-9.js', 'addStandardJob'), verified: VERIFIED_ADD_STANDARD_JOB },
 ];
 
 describe("hoisting BullMQ's definitions out of the call (src/worker/hoist-lua.ts)", () => {
