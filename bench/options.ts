@@ -39,7 +39,7 @@ const BenchOptions = z.object({
 });
 export type BenchOptions = z.infer<typeof BenchOptions>;
 
-const FULL = { concurrency: 8, steps: 10_000, stepsPerRun: 100, rounds: 3, chain: 500, costSteps: 2000, width: 1000, memorySteps: [10_000, 100_000] };
+const FULL = { concurrency: 8, steps: 10_000, stepsPerRun: 100, rounds: 5, chain: 500, costSteps: 2000, width: 1000, memorySteps: [10_000, 100_000] };
 const QUICK = { concurrency: 8, steps: 200, stepsPerRun: 20, rounds: 1, chain: 20, costSteps: 100, width: 40, memorySteps: [200, 600] };
 
 const FLAGS: Record<string, keyof BenchOptions> = {

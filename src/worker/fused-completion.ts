@@ -2,8 +2,10 @@
  * One round trip per step on a busy worker, as raw BullMQ makes: BullMQ's `moveToFinished`
  * (complete this job, hand this slot its next one) runs in one Lua script with
  *   1. the engine's `finishAttempt` of the job, when the processor deferred it here (a step
- *      that succeeded and has no dependents to queue first), before BullMQ's part, so the state
- *      change is committed before the job leaves the active list, atomically; and
+ *      that succeeded), before BullMQ's part, so the state change is committed before the job
+ *      leaves the active list, atomically; then BullMQ's addStandardJob of each step it made
+ *      ready that the processor recorded an add for (src/worker/step-job-add.ts: a dependent
+ *      that needs this step alone), so BullMQ's part hands this slot a chain's next step; and
  *   2. the engine's `startAttempt` of the job BullMQ hands over, when that step is plain (no
  *      `if`, service, credentials or cost: `p|<step>` in the run's dag hash, written by
  *      createRun) and its handler is one this worker admits without a reservation.
