@@ -22,9 +22,10 @@
  * on every call as a script's are; where Functions are refused it runs as a script.
  *
  * This reads BullMQ's own script texts, so it engages only for a moveToFinished (and wraps
- * only a moveToActive) whose text this composition was verified against
- * (VERIFIED_MOVE_TO_FINISHED, VERIFIED_MOVE_TO_ACTIVE; a test fails when an upgrade changes
- * one) and only on a standalone Redis. Otherwise every step takes the portable path,
+ * only a moveToActive, adds only with an addStandardJob) whose text this composition was
+ * verified against (VERIFIED_MOVE_TO_FINISHED, VERIFIED_MOVE_TO_ACTIVE,
+ * VERIFIED_ADD_STANDARD_JOB; a test fails when an upgrade changes one) and only on a
+ * standalone Redis. Otherwise every step takes the portable path,
  * with the same results. SQ_FUSED_COMPLETION=0 turns it off.
  */
 import type { Redis } from 'ioredis';
@@ -412,7 +413,8 @@ function addReadyLua(addLua: string, addKeys: readonly string[]): string {
     '      local sid = S.sub(item, 1, bar - 1)',
     '      for j = from, from + 4 * (nad - 1), 4 do',
     '        if ARGV[j] == sid then',
-    // An add that fails leaves the step to the worker, which adds it under the same job id.
+    // An add that raises leaves the step in the list for the worker's own add (a raise before
+    // BullMQ stored the job; one after it, as in BullMQ's own add, leaves the job for recovery).
     '          added = pcall(bullAdd, ADD_KEYS, {ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]})',
     '          break',
     '        end',

@@ -135,6 +135,7 @@ function staticEntryOf(step: CompiledStep): string {
  * adds would make one long script and a large command; they go in a pipeline of their own.
  */
 const MAX_READY_ADDS = 16;
+let warnedOtherAdd = false;
 
 /**
  * The jobs of `step`'s dependents, for the completion that finishes it to add
@@ -150,7 +151,13 @@ function readyAddsOf(deps: StepProcessorDeps, run: CachedRun, step: CompiledStep
   for (const id of step.dependents) {
     if (run.step(id).def.needs.length !== 1) return undefined;
     const add = recordStepAdd(deps.queue, run.runId, id, 1, hint(id));
-    if (!add || add.command !== adding.command || add.keys.some((key, i) => key !== adding.keys[i])) return undefined;
+    if (!add) return undefined;
+    if (add.command !== adding.command || add.keys.some((key, i) => key !== adding.keys[i])) {
+      // Never expected (the step queue is the worker's): said once, then the slower path.
+      if (!warnedOtherAdd) deps.log.warn({ command: add.command, expected: adding.command }, "a step's add differs from the completion's: dependents are queued in round trips of their own");
+      warnedOtherAdd = true;
+      return undefined;
+    }
     adds.push(id, add.args[0], add.args[1], add.args[2]);
   }
   return adds;

@@ -38,10 +38,15 @@ export function recordStepAdd(queue: Queue, runId: string, stepId: string, attem
   const jobId = stepJobId(runId, stepId, attempt);
   const data: StepJobWire = [runId, stepId, attempt];
   // The options as Queue#addBulk merges them.
-  const job = new Job(queue, stepJobName(hint), data, { ...queue.jobsOpts, jobId, telemetry: undefined }, jobId);
   const recorder = new Recorder(jobId);
-  // Job#addJob encodes synchronously and calls runCommand before its first await.
-  job.addJob(recorder as never).catch(() => undefined);
+  try {
+    const job = new Job(queue, stepJobName(hint), data, { ...queue.jobsOpts, jobId, telemetry: undefined }, jobId);
+    // Job#addJob encodes synchronously and calls runCommand before its first await.
+    job.addJob(recorder as never).catch(() => undefined);
+  } catch {
+    // Options BullMQ refuses (validateOptions throws before any await): enqueueSteps adds it, and says why.
+    return undefined;
+  }
   const recorded = recorder.recorded;
   if (!recorded || !recorded.command.startsWith('addStandardJob:') || recorded.argv.length !== ADD_STANDARD_JOB_KEYS + 3) return undefined;
   return { command: recorded.command, keys: recorded.argv.slice(0, ADD_STANDARD_JOB_KEYS) as string[], args: recorded.argv.slice(ADD_STANDARD_JOB_KEYS) };

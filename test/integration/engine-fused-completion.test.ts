@@ -336,6 +336,63 @@ ${Array.from({ length: 6 }, (_, i) => `  - { id: c${i}, uses: metered, service: 
     expect(run.events.filter((e) => e.type === 'step.started')).toHaveLength(6);
   });
 
+  it("a guarded chain: each step's settle, finish and its next step's add and admission go in one completion", async () => {
+    await applyServices(t.redis, createKeys(t.prefix), validateServices({ services: { metered: { maxConcurrency: 10, rateLimit: { max: 1000, perMs: 1000 } } } }));
+    const { run, counts } = await runCounted(
+      `
+name: costed-chain
+budget: { calls: 100, onExceed: fail }
+steps:
+${Array.from({ length: 5 }, (_, i) => `  - { id: c${i}, uses: metered, service: metered, cost: { calls: 1 }${i > 0 ? `, needs: [c${i - 1}]` : ''} }`).join('\n')}
+`,
+      [metered],
+    );
+    expect(run.summary.status).toBe('succeeded');
+    expect(run.summary.steps.map((s) => [s.id, s.status, s.attempts, s.cost?.calls])).toEqual([0, 1, 2, 3, 4].map((i) => [`c${i}`, 'succeeded', 1, 1]));
+    // No call of their own: not the settles, the finishes, the adds nor the admissions.
+    expect(counts).toMatchObject({ admitAndClaim: 0, admitAttempt: 0, startAttempt: 0, settleAttempt: 0, finishAttempt: 0, bullAddStandardJob: 0 });
+    const keys = createKeys(t.prefix);
+    expect(await t.redis.hget(keys.guard.run(run.summary.runId).budget, 'spent:calls')).toBe('5');
+    expect(await t.redis.zcard(keys.guard.run(run.summary.runId).reservations)).toBe(0);
+    expect(await t.redis.zcard(keys.guard.service('metered').permits)).toBe(0);
+  });
+
+  it('a step the finish releases from the maxParallel wait list is queued by the worker after the completion', async () => {
+    // root's three dependents need it alone: the completion adds the one maxParallel admits, the
+    // finishes of the others' predecessors release the parked ones, which the worker queues.
+    engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+    // A fan-in first: the worker's own adds are then EVALSHAs (a connection's first is an EVAL, not counted).
+    expect((await engine.run(WIDE)).summary.status).toBe('succeeded');
+    let run: Awaited<ReturnType<Engine['run']>> | undefined;
+    const counts = await countScripts(t.prefix, async () => {
+      run = await engine!.run(`
+name: parked
+maxParallel: 1
+steps:
+  - { id: root, uses: noop }
+  - { id: a, uses: noop, needs: [root] }
+  - { id: b, uses: noop, needs: [root] }
+  - { id: c, uses: noop, needs: [root] }
+`);
+    });
+    if (!run) throw new Error('no run');
+    expect(run.summary.status).toBe('succeeded');
+    expect(run.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
+    // Never more than one step running: maxParallel held with the adds in the script.
+    const running = new Set<string>();
+    let most = 0;
+    for (const e of run.events) {
+      if (e.type === 'step.started') running.add(e.stepId as string);
+      if (e.type === 'step.succeeded') running.delete(e.stepId as string);
+      most = Math.max(most, running.size);
+    }
+    expect(most).toBe(1);
+    // The first dependent is added by root's completion, the two released later by the worker,
+    // root by the client: three adds of their own, not four.
+    expect(counts.finishAttempt).toBe(0);
+    expect(counts.bullAddStandardJob).toBe(3);
+  });
+
   it('a guarded step whose estimate reads its input is admitted (and claimed) by its processor', async () => {
     const estimated = defineHandler({ ...metered, name: 'estimated', estimate: () => ({ calls: 1 }) });
     const { run, counts } = await runCounted(
