@@ -96,6 +96,19 @@ ${Array.from({ length: 24 }, (_, i) => `  - { id: s${i}, uses: noop }`).join('\n
   - { id: join, uses: echo, needs: [s0, s1], with: { a: "\${{ steps.s0.output }}" } }
 `;
 
+/** Five plain steps, each needing the one before (a group on the last two). */
+const CHAIN = `
+name: chain
+steps:
+  - { id: a, uses: noop }
+  - { id: b, uses: noop, needs: [a] }
+  - { id: c, uses: echo, needs: [b], with: { from: "\${{ run.id }}" } }
+  - { id: d, uses: noop, needs: [c], group: tail }
+  - { id: e, uses: noop, needs: [d] }
+groups:
+  tail: { timeoutMs: 60000 }
+`;
+
 let engine: Engine | undefined;
 afterEach(async () => {
   await engine?.close();
@@ -160,18 +173,7 @@ describe('round trips per step (docs/performance.md)', () => {
   });
 
   it("a chain's next step is queued in the script that finishes the step before it, and handed to the same slot", async () => {
-    const chain = `
-name: chain
-steps:
-  - { id: a, uses: noop }
-  - { id: b, uses: noop, needs: [a] }
-  - { id: c, uses: echo, needs: [b], with: { from: "\${{ run.id }}" } }
-  - { id: d, uses: noop, needs: [c], group: tail }
-  - { id: e, uses: noop, needs: [d] }
-groups:
-  tail: { timeoutMs: 60000 }
-`;
-    const { run, counts } = await runCounted(chain);
+    const { run, counts } = await runCounted(CHAIN);
     expect(run.summary.status).toBe('succeeded');
     expect(run.summary.steps.map((s) => [s.id, s.status, s.attempts])).toEqual(['a', 'b', 'c', 'd', 'e'].map((id) => [id, 'succeeded', 1]));
     // Only the root is added by a call of its own (the client's, a first call on its connection:
@@ -256,6 +258,13 @@ ${Array.from({ length: 17 }, (_, i) => `  - { id: f${i}, uses: noop, needs: [roo
     expect(counts.functionCalls).toBe(0);
     expect(counts.fused).toBeGreaterThanOrEqual(24);
     expect(counts.startAttempt).toBe(1);
+    // A chain's adds ride on its completions there too.
+    let chain: Awaited<ReturnType<Engine['run']>> | undefined;
+    const chained = await countScripts(t.prefix, async () => {
+      chain = await engine!.run(CHAIN);
+    });
+    expect(chain?.summary.status).toBe('succeeded');
+    expect(chained).toMatchObject({ functionCalls: 0, finishAttempt: 0, startAttempt: 0, bullAddStandardJob: 1 });
   });
 
   it('a library deleted under a running worker is loaded again; cleanup deletes only its prefix\'s', async () => {
