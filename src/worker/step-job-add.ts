@@ -37,9 +37,9 @@ class Recorder {
 export function recordStepAdd(queue: Queue, runId: string, stepId: string, attempt: number, hint: StepJobHint | undefined): RecordedAdd | undefined {
   const jobId = stepJobId(runId, stepId, attempt);
   const data: StepJobWire = [runId, stepId, attempt];
-  // The options as Queue#addBulk merges them.
   const recorder = new Recorder(jobId);
   try {
+    // The options as Queue#addBulk merges them.
     const job = new Job(queue, stepJobName(hint), data, { ...queue.jobsOpts, jobId, telemetry: undefined }, jobId);
     // Job#addJob encodes synchronously and calls runCommand before its first await.
     job.addJob(recorder as never).catch(() => undefined);
