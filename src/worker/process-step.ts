@@ -137,6 +137,14 @@ function staticEntryOf(step: CompiledStep): string {
 const MAX_READY_ADDS = 16;
 let warnedOtherAdd = false;
 
+/** Whether every dependent of a compiled step needs it alone: fixed by the scenario, so known once per step. */
+const needItAlone = new WeakMap<CompiledStep, boolean>();
+function dependentsNeedItAlone(run: CachedRun, step: CompiledStep): boolean {
+  let alone = needItAlone.get(step);
+  if (alone === undefined) needItAlone.set(step, (alone = step.dependents.every((id) => run.step(id).def.needs.length === 1)));
+  return alone;
+}
+
 /**
  * The jobs of `step`'s dependents, for the completion that finishes it to add
  * (src/worker/fused-completion.ts), when it can add them all: each depends on this step alone,
@@ -145,11 +153,10 @@ let warnedOtherAdd = false;
  */
 function readyAddsOf(deps: StepProcessorDeps, run: CachedRun, step: CompiledStep): ReadyAdds | undefined {
   const adding = deps.fused?.adding;
-  if (!adding || step.dependents.length > MAX_READY_ADDS) return undefined;
+  if (!adding || step.dependents.length > MAX_READY_ADDS || !dependentsNeedItAlone(run, step)) return undefined;
   const hint = stepHints(run.def);
   const adds: unknown[] = [];
   for (const id of step.dependents) {
-    if (run.step(id).def.needs.length !== 1) return undefined;
     const add = recordStepAdd(deps.queue, run.runId, id, 1, hint(id));
     if (!add) return undefined;
     if (add.command !== adding.command || add.keys.some((key, i) => key !== adding.keys[i])) {
