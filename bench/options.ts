@@ -21,6 +21,13 @@ const BenchOptions = z.object({
   rounds: count.max(50),
   /** Sequential steps in the handoff chain (≤ 1000). @default 500 */
   chain: count.min(2).max(1000),
+  /**
+   * Throughput item: steps (raw: jobs) each side's worker drains before the measured ones, not
+   * timed. 0 measures a fresh worker, JIT compilation included (the default and the goal's
+   * figure); 20000 or more reads the steady state of one that has been up a while
+   * (docs/performance.md). @default 0
+   */
+  warmup: z.coerce.number().int().min(0),
   /** Steps per side when counting Redis commands. @default 2000 */
   costSteps: count,
   /** Steps of the diamond and of the independent run (≤ 1000). @default 1000 */
@@ -39,14 +46,15 @@ const BenchOptions = z.object({
 });
 export type BenchOptions = z.infer<typeof BenchOptions>;
 
-const FULL = { concurrency: 8, steps: 10_000, stepsPerRun: 100, rounds: 5, chain: 500, costSteps: 2000, width: 1000, memorySteps: [10_000, 100_000] };
-const QUICK = { concurrency: 8, steps: 200, stepsPerRun: 20, rounds: 1, chain: 20, costSteps: 100, width: 40, memorySteps: [200, 600] };
+const FULL = { concurrency: 8, steps: 10_000, stepsPerRun: 100, rounds: 5, warmup: 0, chain: 500, costSteps: 2000, width: 1000, memorySteps: [10_000, 100_000] };
+const QUICK = { concurrency: 8, steps: 200, stepsPerRun: 20, rounds: 1, warmup: 0, chain: 20, costSteps: 100, width: 40, memorySteps: [200, 600] };
 
 const FLAGS: Record<string, keyof BenchOptions> = {
   '--concurrency': 'concurrency',
   '--steps': 'steps',
   '--steps-per-run': 'stepsPerRun',
   '--rounds': 'rounds',
+  '--warmup': 'warmup',
   '--chain': 'chain',
   '--cost-steps': 'costSteps',
   '--width': 'width',

@@ -175,12 +175,27 @@ export interface DrainHooks {
   afterDone?(child: BenchChild): Promise<void>;
 }
 
-/** Runs `workload` on a fresh worker child of concurrency `concurrency`; cleans up its keys. */
-export async function drain(redis: BenchRedis, workload: Workload, concurrency: number, hooks: DrainHooks = {}): Promise<Drained> {
+/**
+ * Runs `workload` on a fresh worker child of concurrency `concurrency`; cleans up its keys.
+ * `warmup`, drained first by the same child and not measured, brings it to the state of a
+ * worker that has been up a while: its code compiled, its caches full.
+ */
+export async function drain(redis: BenchRedis, workload: Workload, concurrency: number, hooks: DrainHooks = {}, warmup?: Workload): Promise<Drained> {
   const prefix = redis.prefix();
   const child = await startChild({ side: workload.side, chainLength: workload.chainLength, guard: workload.guard, redisUrl: redis.url, prefix, concurrency }, { tree: workload.tree });
   let filled: Filled | undefined;
+  let warmed = 0;
   try {
+    if (warmup) {
+      const warm = await warmup.fill(redis, prefix, warmup.tree);
+      try {
+        await warm.resume();
+        await child.waitFor(warm.units, Math.max(120_000, warmup.steps * 20));
+        warmed = warm.units;
+      } finally {
+        await warm.close();
+      }
+    }
     await hooks.beforeFill?.();
     filled = await workload.fill(redis, prefix, workload.tree);
     await hooks.afterFill?.();
@@ -189,7 +204,7 @@ export async function drain(redis: BenchRedis, workload: Workload, concurrency: 
     const redisCpu0 = await redis.cpuSeconds();
     const t0 = performance.now();
     await filled.resume();
-    const after = await child.waitFor(filled.units, Math.max(120_000, workload.steps * 20));
+    const after = await child.waitFor(warmed + filled.units, Math.max(120_000, workload.steps * 20));
     const seconds = (performance.now() - t0) / 1000;
     const redisCpu1 = await redis.cpuSeconds();
     await hooks.afterDone?.(child);

@@ -25,14 +25,17 @@ export function rotated<T>(sides: readonly T[], round: number): T[] {
 }
 
 export async function throughput(ctx: BenchContext): Promise<{ result: Record<string, unknown>; goals: Goal[] }> {
-  const { steps, stepsPerRun, concurrency, rounds, baselineTree } = ctx.options;
+  const { steps, stepsPerRun, concurrency, rounds, baselineTree, warmup } = ctx.options;
   const workloads: Partial<Record<Side, Workload>> = { raw: rawJobs(steps), sq: scenarioRuns(steps, stepsPerRun) };
   if (baselineTree) workloads.baseline = onTree(scenarioRuns(steps, stepsPerRun), baselineTree);
   const sides = Object.keys(workloads) as Side[];
+  // Drained first by the same worker, not timed (--warmup): the steady state of a worker up a while.
+  const warm: Partial<Record<Side, Workload>> = warmup > 0 ? { raw: rawJobs(warmup), sq: scenarioRuns(warmup, stepsPerRun) } : {};
+  if (baselineTree && warmup > 0) warm.baseline = onTree(scenarioRuns(warmup, stepsPerRun), baselineTree);
   const measured: Record<Side, Drained[]> = { raw: [], sq: [], baseline: [] };
   for (let r = 1; r <= rounds; r++) {
     for (const side of rotated(sides, r)) {
-      const drained = await drain(ctx.redis, workloads[side] as Workload, concurrency);
+      const drained = await drain(ctx.redis, workloads[side] as Workload, concurrency, {}, warm[side]);
       measured[side].push(drained);
       ctx.progress(`throughput round ${r}/${rounds} ${side}: ${Math.round(drained.stepsPerSec)} steps/s (${drained.seconds.toFixed(2)} s)`);
     }
@@ -47,7 +50,7 @@ export async function throughput(ctx: BenchContext): Promise<{ result: Record<st
   const baseline = baselineTree ? sideSummary(measured.baseline) : undefined;
   return {
     result: {
-      config: { steps, stepsPerRun, concurrency, rounds },
+      config: { steps, stepsPerRun, concurrency, rounds, warmup },
       raw,
       scenarioQueue: sq,
       ratio: throughputRatio,

@@ -60,6 +60,15 @@ describe('npm run bench', () => {
     expect(md).toContain('| goal | value | target | met |');
   });
 
+  it('with --warmup, each side drains that many first in the same worker, untimed', async () => {
+    const env = { ...process.env, REDIS_URL: t.url, npm_config_loglevel: 'silent' };
+    const { stdout: out } = await run('npm', ['run', 'bench', '--', '--quick', '--only', 'throughput', '--warmup', '40', '--out', join(dir, 'warm.md')], { cwd: REPO_ROOT, env, timeout: 120_000 });
+    const r = JSON.parse(out).results.throughput;
+    expect(r.config).toMatchObject({ steps: 200, warmup: 40 });
+    // The clock ran until the measured 200 were done, after the warm-up's 40.
+    for (const side of [r.raw, r.scenarioQueue]) expect((side.rounds[0].stepsPerSec * side.rounds[0].seconds) / 200).toBeCloseTo(1, 1);
+  }, 150_000);
+
   it('bench:raw-crosscheck, the plain BullMQ script the raw side is checked against, drains its jobs', async () => {
     const env = { ...process.env, REDIS_URL: t.url, BULL_PREFIX: t.prefix };
     const { stdout: out } = await run('node', ['bench/raw-crosscheck.mjs', '50', '2', '1'], { cwd: REPO_ROOT, env, timeout: 60_000 });
