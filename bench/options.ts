@@ -24,8 +24,7 @@ const BenchOptions = z.object({
   /**
    * Throughput item: steps (raw: jobs) each side's worker drains before the measured ones, not
    * timed. 0 measures a fresh worker, JIT compilation included (the default and the goal's
-   * figure); 20000 or more reads the steady state of one that has been up a while
-   * (docs/performance.md). @default 0
+   * figure); 20000 one that has been up a while (docs/performance.md). @default 0
    */
   warmup: z.coerce.number().int().min(0),
   /** Steps per side when counting Redis commands. @default 2000 */

@@ -190,8 +190,9 @@ export async function drain(redis: BenchRedis, workload: Workload, concurrency: 
       const warm = await warmup.fill(redis, prefix, warmup.tree);
       try {
         await warm.resume();
-        await child.waitFor(warm.units, Math.max(120_000, warmup.steps * 20));
-        warmed = warm.units;
+        const warmedUp = await child.waitFor(warm.units, Math.max(120_000, warmup.steps * 20));
+        if (warmedUp.failed > 0) throw new Error(`${warmup.label} (warm-up): ${warmedUp.failed} of ${warmedUp.done} units did not succeed`);
+        warmed = warmedUp.done;
       } finally {
         await warm.close();
       }
@@ -208,7 +209,9 @@ export async function drain(redis: BenchRedis, workload: Workload, concurrency: 
     const seconds = (performance.now() - t0) / 1000;
     const redisCpu1 = await redis.cpuSeconds();
     await hooks.afterDone?.(child);
-    if (after.failed > 0) throw new Error(`${workload.label}: ${after.failed} of ${after.done} units did not succeed`);
+    if (after.failed > 0) throw new Error(`${workload.label}: ${after.failed} of ${after.done - warmed} units did not succeed`);
+    // The clock must have run until every unit of this fill was done, not counted from the warm-up's.
+    if (after.done - before.done < filled.units) throw new Error(`${workload.label}: ${after.done - before.done} of ${filled.units} units done in the timed window`);
     const cpuUs = after.cpuUserUs + after.cpuSystemUs - before.cpuUserUs - before.cpuSystemUs;
     return {
       steps: workload.steps,

@@ -14,12 +14,14 @@ const NO_ARGS: never[] = [];
 
 /**
  * The RESP encoding of command `name` with `args` (strings and Buffers), as ioredis's
- * `Command#toWritable` makes it, or undefined when a string holds a character outside ASCII.
+ * `Command#toWritable` makes it, or undefined when a string (or the name) holds a character
+ * outside ASCII.
  * Made as one Latin-1 string (a Buffer's bytes as its characters, an ASCII string as itself)
  * copied into one Buffer: once any argument is a Buffer (BullMQ packs a job's options into
  * one), ioredis measures each argument twice and copies it into the Buffer on its own.
  */
 export function encodeAscii(name: string, args: readonly unknown[]): Buffer | undefined {
+  if (Buffer.byteLength(name) !== name.length) return undefined;
   let out = '*' + (args.length + 1) + '\r\n$' + name.length + '\r\n' + name + '\r\n';
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];

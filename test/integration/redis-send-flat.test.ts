@@ -27,6 +27,8 @@ describe('sendFlat: a command made without ioredis flattening its arguments', ()
     for (const args of cases) expect(encodeAscii('fcall', args)?.equals(ioredis('fcall', args))).toBe(true);
     expect(encodeAscii('fcall', ['é'])).toBeUndefined();
     expect(encodeAscii('fcall', ['ok', '\u{1F600}'])).toBeUndefined();
+    expect(encodeAscii('fcall', ['\ud800'])).toBeUndefined();
+    expect(encodeAscii('fcall', ['\u0080'])).toBeUndefined();
   });
 
   it('keeps every byte of a Buffer argument, beside strings outside ASCII too', async () => {
