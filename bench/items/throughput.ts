@@ -29,7 +29,7 @@ export async function throughput(ctx: BenchContext): Promise<{ result: Record<st
   const workloads: Partial<Record<Side, Workload>> = { raw: rawJobs(steps), sq: scenarioRuns(steps, stepsPerRun) };
   if (baselineTree) workloads.baseline = onTree(scenarioRuns(steps, stepsPerRun), baselineTree);
   const sides = Object.keys(workloads) as Side[];
-  // Drained first by the same worker, not timed (--warmup): the steady state of a worker up a while.
+  // Drained first by the same worker, not timed (--warmup): the figures of a worker up a while.
   const warm: Partial<Record<Side, Workload>> = warmup > 0 ? { raw: rawJobs(warmup), sq: scenarioRuns(warmup, stepsPerRun) } : {};
   if (baselineTree && warmup > 0) warm.baseline = onTree(scenarioRuns(warmup, stepsPerRun), baselineTree);
   const measured: Record<Side, Drained[]> = { raw: [], sq: [], baseline: [] };
