@@ -3,7 +3,7 @@
  * Nothing here is about speed: figures from tiny sizes on a shared machine mean nothing.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,24 @@ describe('npm run bench', () => {
     // drain() times the units done after the warm-up's (the child's count before the resume).
     expect(r.config).toMatchObject({ steps: 200, warmup: 40 });
     for (const side of [r.raw, r.scenarioQueue]) expect(side.rounds).toHaveLength(1);
+  }, 150_000);
+
+  it('bench/timeline: the preload records the socket timeline of each worker child, and the report reads it', async () => {
+    const timelines = join(dir, 'timelines');
+    await mkdir(timelines);
+    const record = join(REPO_ROOT, 'bench/timeline/record.mjs');
+    const env = { ...process.env, REDIS_URL: t.url, npm_config_loglevel: 'silent', BENCH_TIMELINE_DIR: timelines, BENCH_CHILD_NODE_ARGS: `--import ${record}` };
+    await run('npm', ['run', 'bench', '--', '--quick', '--only', 'throughput', '--out', join(dir, 'timeline.md')], { cwd: REPO_ROOT, env, timeout: 120_000 });
+    const { stdout: out } = await run('node', ['bench/timeline/report.mjs', timelines], { cwd: REPO_ROOT, timeout: 60_000 });
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    // One worker child per side and round.
+    expect(lines.map((l) => l.side).sort()).toEqual(['raw', 'sq']);
+    for (const line of lines) {
+      expect(line.writes).toBeGreaterThanOrEqual(200);
+      const shares = Object.values(line.commandsAtRedis as Record<string, number>);
+      expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 1);
+      expect(Object.keys(line.repliesPerRead).length).toBeGreaterThan(0);
+    }
   }, 150_000);
 
   it('bench:raw-crosscheck, the plain BullMQ script the raw side is checked against, drains its jobs', async () => {
