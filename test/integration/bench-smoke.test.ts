@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestRedis } from '../support/context.ts';
@@ -71,27 +71,53 @@ describe('npm run bench', () => {
 
   it('bench/timeline: the preload records the socket timeline of each worker child, and the report reads it', async () => {
     const timelines = join(dir, 'timelines');
-    await mkdir(timelines);
-    const record = join(REPO_ROOT, 'bench/timeline/record.mjs');
-    const env = { ...process.env, REDIS_URL: t.url, npm_config_loglevel: 'silent', BENCH_TIMELINE_DIR: timelines, BENCH_CHILD_NODE_ARGS: `--import ${record}` };
+    const record = pathToFileURL(join(REPO_ROOT, 'bench/timeline/record.mjs')).href;
+    const env = { ...process.env, REDIS_URL: t.url, npm_config_loglevel: 'silent', BENCH_TIMELINE_DIR: timelines, BENCH_CHILD_NODE_ARGS: `--import=${record}` };
     await run('npm', ['run', 'bench', '--', '--quick', '--only', 'throughput', '--out', join(dir, 'timeline.md')], { cwd: REPO_ROOT, env, timeout: 120_000 });
-    const { stdout: out } = await run('node', ['bench/timeline/report.mjs', timelines], { cwd: REPO_ROOT, timeout: 60_000 });
+    const { stdout: out } = await run('npm', ['run', '-s', 'bench:timeline', '--', timelines], { cwd: REPO_ROOT, timeout: 60_000 });
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));
-    // One worker child per side and round.
+    // One worker child per side and round (--quick: 1 round, 200 steps, concurrency 8).
     expect(lines.map((l) => l.side).sort()).toEqual(['raw', 'sq']);
     for (const line of lines) {
+      expect(line).toMatchObject({ dropped: 0, commandsPerMs: expect.any(Number) });
       expect(line.writes).toBeGreaterThanOrEqual(200);
-      const shares = Object.values(line.commandsAtRedis as Record<string, number>);
-      expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 1);
-      expect(Object.keys(line.repliesPerRead).length).toBeGreaterThan(0);
+      expect(line.commandsPerMs).toBeGreaterThan(0);
+      // Every command's reply came after it, and never more than the 8 slots (and a
+      // bookkeeping command or two) were at Redis at once.
+      expect(line.repliesBeforeTheirCommands).toBeUndefined();
+      for (const inFlight of Object.keys(line.commandsAtRedis).map(Number)) expect(inFlight).toBeLessThanOrEqual(10);
+      // A reply for each command of the window, give or take those in flight at its edges.
+      const replies = Object.entries(line.repliesPerRead as Record<string, number>).reduce((sum, [k, reads]) => sum + Number(k) * reads, 0);
+      expect(line.windowCommands).toBeGreaterThan(100);
+      expect(Math.abs(replies - line.windowCommands)).toBeLessThanOrEqual(10);
+      expect(Object.keys(line.writesAfterRead).length).toBeGreaterThan(0);
     }
-  }, 150_000);
+  }, 200_000);
 
-  it('bench:raw-crosscheck, the plain BullMQ script the raw side is checked against, drains its jobs', async () => {
-    const env = { ...process.env, REDIS_URL: t.url, BULL_PREFIX: t.prefix };
-    const { stdout: out } = await run('node', ['bench/raw-crosscheck.mjs', '50', '2', '1'], { cwd: REPO_ROOT, env, timeout: 60_000 });
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines[0]).toMatchObject({ round: 1, jobs: 50, concurrency: 2, jobsPerSec: expect.any(Number) });
-    expect(lines.at(-1)).toEqual({ medianJobsPerSec: lines[0].jobsPerSec });
+  it('bench/timeline: a directory with no timelines is an error that names it, exit 2', async () => {
+    const empty = join(dir, 'no-timelines');
+    await mkdir(empty);
+    const failed = await run('npm', ['run', '-s', 'bench:timeline', '--', empty], { cwd: REPO_ROOT, timeout: 60_000 }).catch((e: { code: number; stderr: string }) => e);
+    expect(failed).toMatchObject({ code: 2, stderr: expect.stringContaining(`${empty}: no timelines`) });
   }, 90_000);
+
+  it('bench:raw-crosscheck, the plain BullMQ script the raw side is checked against, drains its jobs in a process per round', async () => {
+    const env = { ...process.env, REDIS_URL: t.url, BULL_PREFIX: t.prefix };
+    const { stdout: out } = await run('node', ['bench/raw-crosscheck.mjs', '50', '2', '2'], { cwd: REPO_ROOT, env, timeout: 60_000 });
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.slice(0, 2)).toEqual([
+      { round: 1, jobs: 50, concurrency: 2, jobsPerSec: expect.any(Number) },
+      { round: 2, jobs: 50, concurrency: 2, jobsPerSec: expect.any(Number) },
+    ]);
+    // The bench's median: the mean of the middle two.
+    expect(lines[2]).toEqual({ medianJobsPerSec: Math.round((lines[0].jobsPerSec + lines[1].jobsPerSec) / 2) });
+    // Each round obliterated its queue.
+    expect(await t.redis.keys(`${t.prefix}:*`)).toEqual([]);
+  }, 90_000);
+
+  it('bench:raw-crosscheck: a REDIS_URL that is not a redis:// URL is an error that names it, exit 2', async () => {
+    const env = { ...process.env, REDIS_URL: '127.0.0.1:6379' };
+    const failed = await run('node', ['bench/raw-crosscheck.mjs', '50', '2', '1'], { cwd: REPO_ROOT, env, timeout: 30_000 }).catch((e: { code: number; stderr: string }) => e);
+    expect(failed).toMatchObject({ code: 2, stderr: expect.stringContaining('REDIS_URL must be a redis:// or rediss:// URL') });
+  }, 60_000);
 });
