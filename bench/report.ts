@@ -28,6 +28,9 @@ function throughputRows(r: Obj): string[] {
     row(['1 throughput', 'worker CPU µs per step', get(r, 'raw.workerCpuUsPerStep'), get(r, 'scenarioQueue.workerCpuUsPerStep'), get(r, 'workerCpuRatio')]),
     row(['1 throughput', 'Redis CPU µs per step', get(r, 'raw.redisCpuUsPerStep'), get(r, 'scenarioQueue.redisCpuUsPerStep'), get(r, 'redisCpuRatio')]),
     row(['1 throughput', 'worker + Redis CPU per step: raw ÷ scenario-queue', '', '', get(r, 'cpuPerStepRatio')]),
+    ...(get(r, 'raw.machineStolenPercent') === undefined
+      ? []
+      : [row(['1 throughput', "the machine's CPU stolen by the hypervisor / idle, % (medians of the rounds)", `${get(r, 'raw.machineStolenPercent')} / ${get(r, 'raw.machineIdlePercent')}`, `${get(r, 'scenarioQueue.machineStolenPercent')} / ${get(r, 'scenarioQueue.machineIdlePercent')}`, ''])]),
   ];
 }
 

@@ -11,6 +11,7 @@ import { createClient, type ScenarioClient } from '../src/client.ts';
 import { STEP_QUEUE } from '../src/redis/keys.ts';
 import type { ScenarioDef } from '../src/scenario/types.ts';
 import { startChild, type BenchChild } from './child.ts';
+import { cpuShares, cpuTimes } from './machine.ts';
 import { RAW_QUEUE, type ChildStats, type Side } from './protocol.ts';
 import type { BenchRedis } from './redis.ts';
 import { chainScenario, independentScenario } from './scenarios.ts';
@@ -53,6 +54,11 @@ export interface Drained {
    * on Redis's answers or for a core.
    */
   workerLoopBusy: number;
+  /**
+   * The whole machine's CPU time during the timed window, as shares (cpuShares): `stolen` by the
+   * hypervisor and `idle`. Absent off Linux. A round with much stolen is a noisy one.
+   */
+  machine?: { stolen: number; idle: number };
 }
 
 const ADD_CHUNK = 1000;
@@ -201,11 +207,13 @@ export async function drain(redis: BenchRedis, workload: Workload, concurrency: 
     await hooks.beforeResume?.();
     const before = await child.stats();
     const redisCpu0 = await redis.cpuSeconds();
+    const machine0 = cpuTimes();
     const t0 = performance.now();
     await filled.resume();
     // The child counts units since it started: the timed ones are those after `before`.
     const after = await child.waitFor(before.done + filled.units, Math.max(120_000, workload.steps * 20));
     const seconds = (performance.now() - t0) / 1000;
+    const machine = cpuShares(machine0, cpuTimes());
     const redisCpu1 = await redis.cpuSeconds();
     await hooks.afterDone?.(child);
     if (after.failed > 0) throw new Error(`${workload.label}: ${after.failed} of ${after.done - before.done} units did not succeed`);
@@ -217,6 +225,7 @@ export async function drain(redis: BenchRedis, workload: Workload, concurrency: 
       workerCpuUsPerStep: cpuUs / workload.steps,
       redisCpuUsPerStep: ((redisCpu1 - redisCpu0) * 1e6) / workload.steps,
       workerLoopBusy: loopBusy(before, after),
+      ...(machine ? { machine } : {}),
     };
   } finally {
     await child.close();

@@ -9,13 +9,29 @@ import { median, ratio, round } from '../stats.ts';
 
 type Side = 'raw' | 'sq' | 'baseline';
 
+/** The median of the rounds' machine shares (Drained.machine), as percentages; undefined off Linux. */
+function machinePercent(drained: Drained[], key: 'stolen' | 'idle'): number | undefined {
+  const shares = drained.flatMap((d) => (d.machine ? [d.machine[key]] : []));
+  return shares.length > 0 ? round(median(shares) * 100, 1) : undefined;
+}
+
 function sideSummary(drained: Drained[]) {
   return {
     stepsPerSec: round(median(drained.map((d) => d.stepsPerSec)), 0),
     workerCpuUsPerStep: round(median(drained.map((d) => d.workerCpuUsPerStep)), 1),
     redisCpuUsPerStep: round(median(drained.map((d) => d.redisCpuUsPerStep)), 1),
     workerLoopBusy: round(median(drained.map((d) => d.workerLoopBusy)), 3),
-    rounds: drained.map((d) => ({ seconds: round(d.seconds, 3), stepsPerSec: round(d.stepsPerSec, 0), workerCpuUsPerStep: round(d.workerCpuUsPerStep, 1), redisCpuUsPerStep: round(d.redisCpuUsPerStep, 1), workerLoopBusy: round(d.workerLoopBusy, 3) })),
+    // The whole machine during the timed windows: CPU stolen by the hypervisor and idle, in %.
+    machineStolenPercent: machinePercent(drained, 'stolen'),
+    machineIdlePercent: machinePercent(drained, 'idle'),
+    rounds: drained.map((d) => ({
+      seconds: round(d.seconds, 3),
+      stepsPerSec: round(d.stepsPerSec, 0),
+      workerCpuUsPerStep: round(d.workerCpuUsPerStep, 1),
+      redisCpuUsPerStep: round(d.redisCpuUsPerStep, 1),
+      workerLoopBusy: round(d.workerLoopBusy, 3),
+      ...(d.machine ? { machineStolenPercent: round(d.machine.stolen * 100, 1), machineIdlePercent: round(d.machine.idle * 100, 1) } : {}),
+    })),
   };
 }
 
@@ -37,7 +53,8 @@ export async function throughput(ctx: BenchContext): Promise<{ result: Record<st
     for (const side of rotated(sides, r)) {
       const drained = await drain(ctx.redis, workloads[side] as Workload, concurrency, {}, warm[side]);
       measured[side].push(drained);
-      ctx.progress(`throughput round ${r}/${rounds} ${side}: ${Math.round(drained.stepsPerSec)} steps/s (${drained.seconds.toFixed(2)} s)`);
+      const stolen = drained.machine ? `, ${Math.round(drained.machine.stolen * 100)} % of the CPU stolen` : '';
+      ctx.progress(`throughput round ${r}/${rounds} ${side}: ${Math.round(drained.stepsPerSec)} steps/s (${drained.seconds.toFixed(2)} s${stolen})`);
     }
   }
   const raw = sideSummary(measured.raw);

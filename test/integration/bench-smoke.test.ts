@@ -43,6 +43,17 @@ describe('npm run bench', () => {
     expect(Object.keys(r).sort()).toEqual(['fanout', 'guardrails', 'handoff', 'memory', 'redisCost', 'throughput']);
     expect(r.throughput).toMatchObject({ raw: { stepsPerSec: expect.any(Number) }, scenarioQueue: { stepsPerSec: expect.any(Number) }, ratio: expect.any(Number), pairedRatio: expect.any(Number), cpuPerStepRatio: expect.any(Number) });
     expect(doc.goals.find((g: { item: string }) => g.item === 'throughput').value).toBe(r.throughput.pairedRatio);
+    if (process.platform === 'linux') {
+      // The whole machine during each timed window, from /proc/stat: shares in %, each within
+      // 0–100. A window shorter than the kernel's tick (10 ms) can have no reading.
+      const read = [r.throughput.raw, r.throughput.scenarioQueue].flatMap((side) => side.rounds).filter((x) => x.machineIdlePercent !== undefined);
+      expect(read.length).toBeGreaterThan(0);
+      for (const round of read) {
+        expect(round.machineStolenPercent).toBeGreaterThanOrEqual(0);
+        expect(round.machineIdlePercent).toBeGreaterThanOrEqual(0);
+        expect(round.machineStolenPercent + round.machineIdlePercent).toBeLessThanOrEqual(100);
+      }
+    }
     for (const side of [r.handoff.raw, r.handoff.scenarioQueue]) expect(side).toMatchObject({ p50Ms: expect.any(Number), p95Ms: expect.any(Number), p99Ms: expect.any(Number) });
     for (const shape of ['raw', 'sq', 'raw-chain', 'sq-chain']) {
       expect(r.redisCost.shapes[shape].total).toMatchObject({ commands: expect.any(Number), luaCalls: expect.any(Number), clientCommands: expect.any(Number) });
