@@ -17,6 +17,18 @@ const get = (o: unknown, path: string): unknown => path.split('.').reduce<unknow
 const fmt = (v: unknown): string => (v === null || v === undefined ? '—' : typeof v === 'number' ? String(v) : String(v));
 const row = (cells: unknown[]) => `| ${cells.map(fmt).join(' | ')} |`;
 
+/** A round where either side lost this share of the machine to the hypervisor is marked. */
+const STOLEN_MARK_PERCENT = 10;
+
+/** The rounds' ratios, `*` after those where either side lost ≥ STOLEN_MARK_PERCENT % of the CPU. */
+function roundRatios(r: Obj): string {
+  const ratios = (get(r, 'roundRatios') as number[] | undefined) ?? [];
+  const stolen = (side: string, i: number) => (get(r, `${side}.rounds.${i}.machineStolenPercent`) as number | undefined) ?? 0;
+  const marked = ratios.map((x, i) => (Math.max(stolen('raw', i), stolen('scenarioQueue', i)) >= STOLEN_MARK_PERCENT ? `${x}*` : String(x)));
+  const note = marked.some((m) => m.endsWith('*')) ? `; * a side lost ≥ ${STOLEN_MARK_PERCENT} % of the CPU to the hypervisor` : '';
+  return marked.join(', ') + note;
+}
+
 function throughputRows(r: Obj): string[] {
   const baseline = get(r, 'baseline')
     ? [row(['1 throughput', `steps/s: --baseline-tree ${get(r, 'baseline.tree')} vs this tree (worker CPU ratio ${get(r, 'baseline.currentOverBaseline.workerCpu')})`, get(r, 'baseline.stepsPerSec'), get(r, 'scenarioQueue.stepsPerSec'), get(r, 'baseline.currentOverBaseline.stepsPerSec')])]
@@ -24,7 +36,7 @@ function throughputRows(r: Obj): string[] {
   return [
     ...baseline,
     row(['1 throughput', 'no-op steps/s (raw: jobs/s), medians of the rounds', get(r, 'raw.stepsPerSec'), get(r, 'scenarioQueue.stepsPerSec'), get(r, 'ratio')]),
-    row(['1 throughput', `steps/s ratio of each round (${(get(r, 'roundRatios') as number[] | undefined)?.join(', ') ?? ''}): median`, '', '', get(r, 'pairedRatio')]),
+    row(['1 throughput', `steps/s ratio of each round (${roundRatios(r)}): median`, '', '', get(r, 'pairedRatio')]),
     row(['1 throughput', 'worker CPU µs per step', get(r, 'raw.workerCpuUsPerStep'), get(r, 'scenarioQueue.workerCpuUsPerStep'), get(r, 'workerCpuRatio')]),
     row(['1 throughput', 'Redis CPU µs per step', get(r, 'raw.redisCpuUsPerStep'), get(r, 'scenarioQueue.redisCpuUsPerStep'), get(r, 'redisCpuRatio')]),
     row(['1 throughput', 'worker + Redis CPU per step: raw ÷ scenario-queue', '', '', get(r, 'cpuPerStepRatio')]),
