@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trackProcess } from '../test/support/process-registry.ts';
+import { childNodeArgs } from './options.ts';
 import type { ChildConfig, ChildReply, ChildRequest, ChildStats, Mark } from './protocol.ts';
 
 const ENTRY = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
@@ -28,7 +29,7 @@ export async function startChild(
 ): Promise<BenchChild> {
   const entry = options.tree ? resolve(options.tree, 'bench/worker-process.ts') : ENTRY;
   // BENCH_CHILD_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the workers.
-  const extra = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const extra = childNodeArgs();
   const child = spawn(process.execPath, [...extra, ...(options.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', entry], {
     env: { ...process.env, BENCH_CHILD: JSON.stringify(config) },
     // stdout belongs to the driver's JSON document: the child's output goes to stderr.

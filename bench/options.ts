@@ -17,7 +17,7 @@ const BenchOptions = z.object({
   steps: count,
   /** Independent steps per run on the scenario-queue side (≤ 1000, the scenario limit). @default 100 */
   stepsPerRun: count.max(1000),
-  /** A/B repetitions per comparison, medians reported (fan-out repeats 3× as often). @default 3 */
+  /** A/B repetitions per comparison, medians reported (fan-out repeats 3× as often). @default 5 */
   rounds: count.max(50),
   /** Sequential steps in the handoff chain (≤ 1000). @default 500 */
   chain: count.min(2).max(1000),
@@ -73,7 +73,30 @@ function envName(flag: string): string {
   return `BENCH_${flag.slice(2).replace(/-/g, '_').toUpperCase()}`;
 }
 
-/** Parses argv and env into validated options; throws with the usage on a bad flag. */
+/** Bad input to the benchmark (a flag, an env variable): `npm run bench` exits 2 with its message. */
+export class BenchUsageError extends Error {}
+
+/**
+ * The extra Node flags of the worker children, from BENCH_CHILD_NODE_ARGS: words split at
+ * spaces (`--cpu-prof --cpu-prof-dir=/tmp/prof`), or a JSON array of strings for an argument
+ * that holds a space (`["--cpu-prof-dir=/tmp/my profiles"]`).
+ */
+export function childNodeArgs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const value = (env.BENCH_CHILD_NODE_ARGS ?? '').trim();
+  if (!value.startsWith('[')) return value.split(/\s+/).filter(Boolean);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) {
+    throw new BenchUsageError(`BENCH_CHILD_NODE_ARGS: starts with "[" but is not a JSON array of strings: ${value}`);
+  }
+  return parsed;
+}
+
+/** Parses argv and env into validated options; throws BenchUsageError with the usage on a bad flag. */
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const quick = argv.includes('--quick') || env.BENCH_QUICK === '1';
   const raw: Record<string, unknown> = { ...(quick ? QUICK : FULL), quick, only: [...ITEMS], out: 'bench/results/latest.md', redisUrl: env.REDIS_URL || undefined };
@@ -87,17 +110,20 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') continue;
-    if (arg === '--help' || arg === '-h') throw new Error(USAGE);
+    if (arg === '--help' || arg === '-h') throw new BenchUsageError(USAGE);
     const [flag, inline] = arg.split('=', 2);
     const key = FLAGS[flag];
-    if (!key) throw new Error(`unknown argument "${arg}"\n${USAGE}`);
+    if (!key) throw new BenchUsageError(`unknown argument "${arg}"\n${USAGE}`);
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+    if (value === undefined) throw new BenchUsageError(`${flag} needs a value\n${USAGE}`);
     set(key, value);
   }
   const parsed = BenchOptions.safeParse(raw);
   if (!parsed.success) {
-    throw new Error(`${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n${USAGE}`);
+    // Named as the user gave it: REDIS_URL comes from the environment only.
+    const field = (path: PropertyKey[]) => (path[0] === 'redisUrl' ? 'REDIS_URL' : path.join('.'));
+    throw new BenchUsageError(`${parsed.error.issues.map((i) => `${field(i.path)}: ${i.message}`).join('; ')}\n${USAGE}`);
   }
+  childNodeArgs(env); // a bad BENCH_CHILD_NODE_ARGS fails here, before anything runs
   return parsed.data;
 }

@@ -24,7 +24,15 @@ import { drain, onTree, rawJobs, scenarioRuns, type Workload } from './sides.ts'
 import { guardrailsWorkload } from './items/guardrails.ts';
 import { round } from './stats.ts';
 
-const { values } = parseArgs({ options: { steps: { type: 'string', default: '2000' }, 'baseline-tree': { type: 'string' }, keep: { type: 'string' }, guarded: { type: 'boolean' } } });
+const USAGE = 'npm run -s bench:redis-instructions -- [--steps N] [--baseline-tree DIR] [--keep DIR] [--guarded]';
+let values: { steps: string; 'baseline-tree'?: string; keep?: string; guarded?: boolean };
+try {
+  values = parseArgs({ options: { steps: { type: 'string', default: '2000' }, 'baseline-tree': { type: 'string' }, keep: { type: 'string' }, guarded: { type: 'boolean' } } }).values;
+} catch (e) {
+  // An unknown or incomplete flag: its message names it; exit 2 without a stack trace.
+  process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+  process.exit(2);
+}
 const steps = Number(values.steps);
 if (!Number.isInteger(steps) || steps < 100) {
   process.stderr.write(`--steps must be an integer of at least 100, got ${values.steps}\n`);

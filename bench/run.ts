@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { BenchContext, Goal } from './context.ts';
 import { machineInfo } from './machine.ts';
-import { parseOptions, type Item } from './options.ts';
+import { BenchUsageError, parseOptions, type Item } from './options.ts';
 import { openBenchRedis, redactUrl } from './redis.ts';
 import { renderMarkdown } from './report.ts';
 import { throughput } from './items/throughput.ts';
@@ -70,6 +70,7 @@ main().then(
   (e: unknown) => {
     process.stderr.write(`[bench] failed: ${e instanceof Error ? e.message : String(e)}\n`);
     clearInterval(keepAlive);
-    process.exitCode = 1;
+    // Bad input (a flag, an env variable) is exit 2, as for the CLI; anything else 1.
+    process.exitCode = e instanceof BenchUsageError ? 2 : 1;
   },
 );

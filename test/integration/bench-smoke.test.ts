@@ -126,6 +126,17 @@ describe('npm run bench', () => {
     expect(await t.redis.keys(`${t.prefix}:*`)).toEqual([]);
   }, 90_000);
 
+  it('npm run bench and bench:redis-instructions: a bad flag or variable is exit 2 with a message naming it, no stack trace', async () => {
+    const bench = await run('npm', ['run', '-s', 'bench', '--', '--rounds', 'x'], { cwd: REPO_ROOT, timeout: 60_000 }).catch((e: { code: number; stderr: string }) => e);
+    expect(bench).toMatchObject({ code: 2, stderr: expect.stringContaining('[bench] failed: rounds: ') });
+    const env = { ...process.env, BENCH_CHILD_NODE_ARGS: '["--cpu-prof", 1]' };
+    const childArgs = await run('npm', ['run', '-s', 'bench', '--', '--quick'], { cwd: REPO_ROOT, env, timeout: 60_000 }).catch((e: { code: number; stderr: string }) => e);
+    expect(childArgs).toMatchObject({ code: 2, stderr: expect.stringContaining('BENCH_CHILD_NODE_ARGS: starts with "["') });
+    const instructions = await run('npm', ['run', '-s', 'bench:redis-instructions', '--', '--bogus'], { cwd: REPO_ROOT, timeout: 60_000 }).catch((e: { code: number; stderr: string }) => e);
+    expect(instructions).toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown option '--bogus'") });
+    for (const failed of [bench, childArgs, instructions]) expect((failed as { stderr: string }).stderr).not.toMatch(/\n\s+at /);
+  }, 90_000);
+
   it('bench:raw-crosscheck: a REDIS_URL that is not a redis:// URL is an error that names it, exit 2', async () => {
     const env = { ...process.env, REDIS_URL: '127.0.0.1:6379' };
     const failed = await run('node', ['bench/raw-crosscheck.mjs', '50', '2', '1'], { cwd: REPO_ROOT, env, timeout: 30_000 }).catch((e: { code: number; stderr: string }) => e);
