@@ -137,26 +137,30 @@ function staticEntryOf(step: CompiledStep): string {
 const MAX_READY_ADDS = 16;
 let warnedOtherAdd = false;
 
-/** Whether every dependent of a compiled step needs it alone: fixed by the scenario, so known once per step. */
-const needItAlone = new WeakMap<CompiledStep, boolean>();
-function dependentsNeedItAlone(run: CachedRun, step: CompiledStep): boolean {
-  let alone = needItAlone.get(step);
-  if (alone === undefined) needItAlone.set(step, (alone = step.dependents.every((id) => run.step(id).def.needs.length === 1)));
+/** The dependents of a compiled step that need it alone: fixed by the scenario, so found once per step. */
+const aloneDependents = new WeakMap<CompiledStep, readonly string[]>();
+function dependentsNeedingItAlone(run: CachedRun, step: CompiledStep): readonly string[] {
+  let alone = aloneDependents.get(step);
+  if (alone === undefined) aloneDependents.set(step, (alone = step.dependents.filter((id) => run.step(id).def.needs.length === 1)));
   return alone;
 }
 
 /**
- * The jobs of `step`'s dependents, for the completion that finishes it to add
- * (src/worker/fused-completion.ts), when it can add them all: each depends on this step alone,
- * so its success makes each ready (first attempt, no delay) unless the run ends or parks it.
- * Undefined otherwise: the step queues its dependents before its job completes, as ever.
+ * The jobs of `step`'s dependents that need it alone, for the completion that finishes it to
+ * add (src/worker/fused-completion.ts): its success makes each ready (first attempt, no delay)
+ * unless the run ends or parks it. A dependent that needs other steps too (a fan-in) is made
+ * ready by one finish of several: recording its add at each would be wasted at all but the
+ * last, so the worker queues it after the completion (finishDone), as it does the steps a finish
+ * releases from the maxParallel wait list. Undefined when the completion adds nothing (a wide
+ * fan-out, no verified addStandardJob): the step then queues its dependents before its job
+ * completes, as ever.
  */
 function readyAddsOf(deps: StepProcessorDeps, run: CachedRun, step: CompiledStep): ReadyAdds | undefined {
   const adding = deps.fused?.adding;
-  if (!adding || step.dependents.length > MAX_READY_ADDS || !dependentsNeedItAlone(run, step)) return undefined;
+  if (!adding || step.dependents.length > MAX_READY_ADDS) return undefined;
   const hint = stepHints(run.def);
   const adds: unknown[] = [];
-  for (const id of step.dependents) {
+  for (const id of dependentsNeedingItAlone(run, step)) {
     const add = recordStepAdd(deps.queue, run.runId, id, 1, hint(id));
     if (!add) return undefined;
     if (add.command !== adding.command || add.keys.some((key, i) => key !== adding.keys[i])) {

@@ -192,7 +192,7 @@ describe('round trips per step (docs/performance.md)', () => {
     }
   });
 
-  it('dependents the completion cannot add (a fan-in, a fan-out past its limit) are queued before the job completes', async () => {
+  it('a fan-out past the completion\'s limit is queued before its job completes; a fan-in, after the completion that made it ready', async () => {
     const wide = `
 name: fan
 steps:
@@ -204,11 +204,39 @@ ${Array.from({ length: 17 }, (_, i) => `  - { id: f${i}, uses: noop, needs: [roo
     const { run, counts } = await runCounted(wide);
     expect(run.summary.status).toBe('succeeded');
     expect(run.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
-    // root (17 dependents), f0 and other (their dependent needs two steps) finish alone, then
-    // queue what they made ready with BullMQ's add: the 17 in one pipeline, join once (the
-    // roots are the client's, a first call on its connection: an EVAL, not counted).
-    expect(counts.finishAttempt).toBe(3);
+    // root (17 dependents) finishes alone and queues them with BullMQ's add in one pipeline
+    // before its job completes. f0 and other (their dependent needs both) finish in their jobs'
+    // completions, like steps without dependents; the one of them that made join ready queues
+    // it with BullMQ's add after (the roots are the client's, a first call on its connection:
+    // an EVAL, not counted).
+    expect(counts.finishAttempt).toBe(1);
     expect(counts.bullAddStandardJob).toBe(17 + 1);
+    // join was queued once, after both its needs succeeded, and started after it was queued.
+    const seen = run.events.filter((e) => ['step.queued', 'step.started', 'step.succeeded'].includes(e.type)).map((e) => `${e.type}:${e.stepId}`);
+    expect(seen.filter((x) => x === 'step.queued:join')).toHaveLength(1);
+    for (const need of ['f0', 'other']) expect(seen.indexOf(`step.succeeded:${need}`)).toBeLessThan(seen.indexOf('step.queued:join'));
+    expect(seen.indexOf('step.queued:join')).toBeLessThan(seen.indexOf('step.started:join'));
+  });
+
+  it('a step with both kinds of dependent: the one that needs it alone is added in its completion, the fan-in after', async () => {
+    const mixed = `
+name: mixed
+steps:
+  - { id: a, uses: noop }
+  - { id: b, uses: noop }
+  - { id: c, uses: noop, needs: [a] }
+  - { id: j, uses: noop, needs: [a, b] }
+`;
+    const { run, counts } = await runCounted(mixed);
+    expect(run.summary.status).toBe('succeeded');
+    expect(run.summary.steps.map((s) => [s.id, s.status, s.attempts])).toEqual(['a', 'b', 'c', 'j'].map((id) => [id, 'succeeded', 1]));
+    // Every finish rode on its job's completion; c was added in a's, j by the worker's own add
+    // after the completion that made it ready.
+    expect(counts.finishAttempt).toBe(0);
+    expect(counts.bullAddStandardJob).toBe(1);
+    const seen = run.events.filter((e) => ['step.queued', 'step.started', 'step.succeeded'].includes(e.type)).map((e) => `${e.type}:${e.stepId}`);
+    for (const id of ['c', 'j']) expect(seen.filter((x) => x === `step.queued:${id}`)).toHaveLength(1);
+    for (const need of ['a', 'b']) expect(seen.indexOf(`step.succeeded:${need}`)).toBeLessThan(seen.indexOf('step.queued:j'));
   });
 
   it("a job named only 'step' (an older client, recovery's re-enqueue) is still claimed as it is handed over", async () => {
