@@ -5,7 +5,7 @@
  *      that succeeded), before BullMQ's part, so the state change is committed before the job
  *      leaves the active list, atomically; then BullMQ's addStandardJob of each step it made
  *      ready that the processor recorded an add for (src/worker/step-job-add.ts: a dependent
- *      that needs this step alone; a fan-in it made ready the worker queues after), so
+ *      that needs this step alone; the others it made ready the worker queues after), so
  *      BullMQ's part hands this slot a chain's next step; and
  *   2. the engine's `startAttempt` of the job BullMQ hands over, when that step is plain (no
  *      `if`, service, credentials or cost: `p|<step>` in the run's dag hash, written by

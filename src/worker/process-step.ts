@@ -132,7 +132,8 @@ function staticEntryOf(step: CompiledStep): string {
 
 /**
  * Most dependents a finish queues in the completion's script: past that (a wide fan-out) the
- * adds would make one long script and a large command; they go in a pipeline of their own.
+ * adds would make one long script and a large command; the worker queues them after it, in a
+ * pipeline of their own.
  */
 const MAX_READY_ADDS = 16;
 let warnedOtherAdd = false;
@@ -148,12 +149,12 @@ function dependentsNeedingItAlone(run: CachedRun, step: CompiledStep): readonly 
 /**
  * The jobs of `step`'s dependents that need it alone, for the completion that finishes it to
  * add (src/worker/fused-completion.ts): its success makes each ready (first attempt, no delay)
- * unless the run ends or parks it. A dependent that needs other steps too (a fan-in) is made
- * ready by one finish of several: recording its add at each would be wasted at all but the
- * last, so the worker queues it after the completion (finishDone), as it does the steps a finish
- * releases from the maxParallel wait list. Undefined when the completion adds nothing (a wide
- * fan-out, no verified addStandardJob): the step then queues its dependents before its job
- * completes, as ever.
+ * unless the run ends or parks it, and BullMQ's part then hands this slot the first of them.
+ * What the completion does not add, the worker queues after it (finishDone), as it does the
+ * steps a finish releases from the maxParallel wait list: a dependent that needs other steps
+ * too (a fan-in: one finish of several makes it ready, so an add recorded at each would be
+ * wasted at all but the last), and every dependent of a wide fan-out (undefined here: past
+ * MAX_READY_ADDS the adds would make one long script and a large command).
  */
 function readyAddsOf(deps: StepProcessorDeps, run: CachedRun, step: CompiledStep): ReadyAdds | undefined {
   const adding = deps.fused?.adding;
@@ -445,8 +446,11 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     // A succeeded step whose finish rides on BullMQ's completion of its job (below): the
     // guard's settle goes in the same script, before the finish, and the jobs of the
     // dependents it makes ready after it.
-    const adds = result.ok && step.dependents.length > 0 ? readyAddsOf(deps, run, step) : undefined;
-    const withFinish = result.ok && deps.fused !== undefined && (step.dependents.length === 0 || adds !== undefined) && job.id !== undefined;
+    // (Without BullMQ's verified add the completion adds nothing, and a step with dependents
+    // finishes alone and queues them first, so that BullMQ's completion hands a chain's next
+    // step to the same slot.)
+    const withFinish = result.ok && deps.fused !== undefined && (step.dependents.length === 0 || deps.fused.adding !== undefined) && job.id !== undefined;
+    const adds = withFinish && step.dependents.length > 0 ? readyAddsOf(deps, run, step) : undefined;
     let settle: DeferredSettle | undefined;
     try {
       const outcome: GuardOutcome = { ok: result.ok, failure: result.ok ? undefined : result.failure, usage: result.usage, durationMs: Date.now() - startedAt, output: result.ok ? result.output : undefined };
@@ -467,8 +471,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       record.status = 'succeeded';
       if (withFinish) {
         // Its finish rides on BullMQ's completion of the job (one round trip), with the adds of
-        // the dependents it makes ready; a step whose dependents the completion cannot add
-        // queues them before its job completes.
+        // the dependents that need it alone; the worker queues the others it makes ready after.
         let finish: ScriptInvocation;
         try {
           finish = store.finishInvocation(run.runId, data.stepId, 'succeeded', record, { output: lease.redact(result.output), staticEntry: staticEntryOf(step) });

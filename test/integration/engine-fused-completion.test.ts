@@ -192,7 +192,7 @@ describe('round trips per step (docs/performance.md)', () => {
     }
   });
 
-  it('a fan-out past the completion\'s limit is queued before its job completes; a fan-in, after the completion that made it ready', async () => {
+  it('a fan-out past the completion\'s limit and a fan-in are queued by the worker after the completion that made them ready', async () => {
     const wide = `
 name: fan
 steps:
@@ -204,13 +204,17 @@ ${Array.from({ length: 17 }, (_, i) => `  - { id: f${i}, uses: noop, needs: [roo
     const { run, counts } = await runCounted(wide);
     expect(run.summary.status).toBe('succeeded');
     expect(run.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
-    // root (17 dependents) finishes alone and queues them with BullMQ's add in one pipeline
-    // before its job completes. f0 and other (their dependent needs both) finish in their jobs'
-    // completions, like steps without dependents; the one of them that made join ready queues
-    // it with BullMQ's add after (the roots are the client's, a first call on its connection:
-    // an EVAL, not counted).
-    expect(counts.finishAttempt).toBe(1);
+    // Every finish rides on its job's completion. The worker queues what the completion did
+    // not add with BullMQ's add after it: root's 17 dependents (past the completion's limit) in
+    // one pipeline, and join (it needs f0 and other) once, after the later of the two (the
+    // roots are the client's, a first call on its connection: an EVAL, not counted).
+    expect(counts.finishAttempt).toBe(0);
     expect(counts.bullAddStandardJob).toBe(17 + 1);
+    const order = run.events.map((e) => `${e.type}:${e.stepId ?? ''}`);
+    for (let i = 0; i < 17; i++) {
+      expect(order.filter((x) => x === `step.queued:f${i}`)).toHaveLength(1);
+      expect(order.indexOf('step.succeeded:root')).toBeLessThan(order.indexOf(`step.queued:f${i}`));
+    }
     // join was queued once, after both its needs succeeded, and started after it was queued.
     const seen = run.events.filter((e) => ['step.queued', 'step.started', 'step.succeeded'].includes(e.type)).map((e) => `${e.type}:${e.stepId}`);
     expect(seen.filter((x) => x === 'step.queued:join')).toHaveLength(1);
