@@ -131,7 +131,7 @@ function staticEntryOf(step: CompiledStep): string {
 }
 
 /**
- * Most dependents a finish queues in the completion's script: past that (a wide fan-out) the
+ * Most dependents a finish adds in the completion's script: past that (a wide fan-out) the
  * adds would make one long script and a large command; the worker queues them after it, in a
  * pipeline of their own.
  */
@@ -158,10 +158,11 @@ function dependentsNeedingItAlone(run: CachedRun, step: CompiledStep): readonly 
  */
 function readyAddsOf(deps: StepProcessorDeps, run: CachedRun, step: CompiledStep): ReadyAdds | undefined {
   const adding = deps.fused?.adding;
-  if (!adding || step.dependents.length > MAX_READY_ADDS) return undefined;
+  const alone = dependentsNeedingItAlone(run, step);
+  if (!adding || alone.length > MAX_READY_ADDS) return undefined;
   const hint = stepHints(run.def);
   const adds: unknown[] = [];
-  for (const id of dependentsNeedingItAlone(run, step)) {
+  for (const id of alone) {
     const add = recordStepAdd(deps.queue, run.runId, id, 1, hint(id));
     if (!add) return undefined;
     if (add.command !== adding.command || add.keys.some((key, i) => key !== adding.keys[i])) {
