@@ -243,6 +243,24 @@ steps:
     for (const need of ['a', 'b']) expect(seen.indexOf(`step.succeeded:${need}`)).toBeLessThan(seen.indexOf('step.queued:j'));
   });
 
+  it('the limit of 16 adds counts the dependents the completion would add: one that needs the step alone is added beside 17 fan-ins', async () => {
+    const wide = `
+name: wide-fan-in
+steps:
+  - { id: root, uses: noop }
+  - { id: x, uses: noop }
+  - { id: c, uses: noop, needs: [root] }
+${Array.from({ length: 17 }, (_, i) => `  - { id: f${i}, uses: noop, needs: [root, x] }`).join('\n')}
+`;
+    const { run, counts } = await runCounted(wide);
+    expect(run.summary.status).toBe('succeeded');
+    expect(run.summary.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
+    // c is added in root's completion; the 17 fan-ins by the worker after the later of root
+    // and x, in one pipeline.
+    expect(counts.finishAttempt).toBe(0);
+    expect(counts.bullAddStandardJob).toBe(17);
+  });
+
   it("a job named only 'step' (an older client, recovery's re-enqueue) is still claimed as it is handed over", async () => {
     const client = await createClient({ redisUrl: t.url, prefix: t.prefix });
     let runId = '';
