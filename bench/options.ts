@@ -39,7 +39,8 @@ const BenchOptions = z.object({
   redisUrl: z.string().url().optional(),
   /**
    * Another checkout of this repository (e.g. `git worktree add /tmp/before HEAD~1`): its
-   * worker runs as a third side of items 1 and 2, for before/after figures in one run.
+   * worker runs as a third side of items 1 and 2, and its client and worker run item 4's
+   * shapes beside this tree's, for before/after figures in one run.
    */
   baselineTree: z.string().min(1).optional(),
 });

@@ -69,7 +69,10 @@ function costRows(r: Obj): string[] {
 }
 
 function fanoutRows(r: Obj): string[] {
-  return [row(['4 fan-out/fan-in', `ms for ${get(r, 'config.width')} steps: independent (baseline) vs diamond`, get(r, 'independent.ms'), get(r, 'diamond.ms'), get(r, 'ratio')])];
+  const baseline = get(r, 'baseline')
+    ? [row(['4 fan-out/fan-in', `ms for ${get(r, 'config.width')} steps, --baseline-tree ${get(r, 'baseline.tree')}: independent vs diamond`, get(r, 'baseline.independent.ms'), get(r, 'baseline.diamond.ms'), get(r, 'baseline.ratio')])]
+    : [];
+  return [...baseline, row(['4 fan-out/fan-in', `ms for ${get(r, 'config.width')} steps: independent (baseline) vs diamond`, get(r, 'independent.ms'), get(r, 'diamond.ms'), get(r, 'ratio')])];
 }
 
 function guardrailRows(r: Obj): string[] {

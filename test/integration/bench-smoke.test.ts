@@ -80,6 +80,20 @@ describe('npm run bench', () => {
     for (const side of [r.raw, r.scenarioQueue]) expect(side.rounds).toHaveLength(1);
   }, 150_000);
 
+  it('with --baseline-tree, item 4 runs both shapes on the other checkout too, alternated, and reports them apart', async () => {
+    // The repository itself as the other checkout: what is checked is that both sides ran.
+    const env = { ...process.env, REDIS_URL: t.url, npm_config_loglevel: 'silent' };
+    const { stdout: out, stderr } = await run('npm', ['run', 'bench', '--', '--quick', '--only', 'fanout', '--baseline-tree', REPO_ROOT, '--out', join(dir, 'fanout-baseline.md')], { cwd: REPO_ROOT, env, timeout: 120_000 });
+    const r = JSON.parse(out).results.fanout;
+    for (const side of [r, r.baseline]) {
+      expect(side).toMatchObject({ independent: { ms: expect.any(Number) }, diamond: { ms: expect.any(Number) }, ratio: expect.any(Number) });
+      for (const shape of ['independent', 'diamond']) expect(side[shape].rounds).toHaveLength(3);
+    }
+    expect(r.baseline.tree).toBe(REPO_ROOT);
+    expect(stderr).toMatch(/fanout round 1\/3 diamond \(baseline\)/);
+    expect(await readFile(join(dir, 'fanout-baseline.md'), 'utf8')).toContain(`--baseline-tree ${REPO_ROOT}: independent vs diamond`);
+  }, 150_000);
+
   it('bench/timeline: the preload records the socket timeline of each worker child, and the report reads it', async () => {
     const timelines = join(dir, 'timelines');
     const record = pathToFileURL(join(REPO_ROOT, 'bench/timeline/record.mjs')).href;
