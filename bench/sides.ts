@@ -115,6 +115,12 @@ export async function enqueueIndependentRuns(client: ScenarioClient, n: number, 
   return runIds;
 }
 
+/** A client of `tree`'s checkout (--baseline-tree), or of this one: its runs are what its worker expects. */
+export async function connectClient(redisUrl: string, prefix: string, tree?: string): Promise<ScenarioClient> {
+  const connect = tree ? ((await import(resolve(tree, 'src/client.ts'))) as { createClient: typeof createClient }).createClient : createClient;
+  return connect({ redisUrl, prefix });
+}
+
 function scenarioWorkload(label: string, steps: number, enqueue: (client: ScenarioClient, prefix: string) => Promise<number>, guard?: 'default' | 'open'): Workload {
   return {
     label,
@@ -122,8 +128,7 @@ function scenarioWorkload(label: string, steps: number, enqueue: (client: Scenar
     guard,
     steps,
     async fill(redis, prefix, tree) {
-      const connect = tree ? ((await import(resolve(tree, 'src/client.ts'))) as { createClient: typeof createClient }).createClient : createClient;
-      const client = await connect({ redisUrl: redis.url, prefix });
+      const client = await connectClient(redis.url, prefix, tree);
       const queue = new Queue(STEP_QUEUE, { connection: client.redis, prefix });
       await queue.pause();
       const runs = await enqueue(client, prefix);

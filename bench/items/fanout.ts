@@ -4,14 +4,14 @@
  * timed from enqueue to the run's end. With --baseline-tree, another checkout's client and
  * worker run the same two shapes, alternated with this tree's, for a same-run before/after.
  */
-import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createClient, type ScenarioClient } from '../../src/client.ts';
+import type { ScenarioClient } from '../../src/client.ts';
 import { createKeys, runKeyList } from '../../src/redis/keys.ts';
 import type { ScenarioDef } from '../../src/scenario/types.ts';
 import { startChild, type BenchChild } from '../child.ts';
 import { goal, type BenchContext, type Goal } from '../context.ts';
 import { diamondScenario, independentScenario } from '../scenarios.ts';
+import { connectClient } from '../sides.ts';
 import { median, ratio, round } from '../stats.ts';
 import { rotated } from './throughput.ts';
 
@@ -29,8 +29,7 @@ interface Side {
 
 async function openSide(ctx: BenchContext, tree?: string): Promise<Side> {
   const prefix = ctx.redis.prefix();
-  const connect = tree ? ((await import(resolve(tree, 'src/client.ts'))) as { createClient: typeof createClient }).createClient : createClient;
-  const client = await connect({ redisUrl: ctx.redis.url, prefix });
+  const client = await connectClient(ctx.redis.url, prefix, tree);
   const child = await startChild({ side: 'sq', redisUrl: ctx.redis.url, prefix, concurrency: ctx.options.concurrency }, { tree }).catch(async (e: unknown) => {
     await client.close();
     throw e;
