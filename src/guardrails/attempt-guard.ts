@@ -15,8 +15,7 @@ import type { HandlerRegistry } from '../handlers/registry.ts';
 import { liveWorkers, type WorkerInfo } from '../worker/heartbeat.ts';
 import { resolveSecrets, type AttemptGuard, type DeferredSettle, type GuardDecision, type GuardLease, type GuardOutcome, type GuardRequest } from '../worker/guard.ts';
 import { createLeaseRenewer, type LeaseRenewer } from './lease-renewer.ts';
-import type { CachedRun } from '../worker/run-cache.ts';
-import { createLoadCache } from '../worker/load-cache.ts';
+import type { CachedRun, RunFacts } from '../worker/run-cache.ts';
 import { guardFunctions } from './guard-functions.ts';
 import { admissionOf, admitAttempt, renewLease, reservationMember, settleAnswer, settleArgs, settleAttempt, type Admission, type AttemptIdentity, type BreakerOutcome, type SettleRequest } from './admission.ts';
 import { actualOf, estimateOf, NO_RESERVATION, type Reservation } from './cost.ts';
@@ -39,14 +38,6 @@ export interface GuardrailsOptions {
   readonly log: Logger;
   /** Every guardrail event this worker wrote (in-process listeners). */
   readonly onEvent?: (event: ScenarioEvent) => void;
-}
-
-/** Run facts the guard needs beyond CachedRun; immutable once the run exists. */
-interface RunFacts {
-  suite?: string;
-  record: boolean;
-  /** Steps that run mocked by an enqueue-time credential gate. */
-  mocked: Set<string>;
 }
 
 /**
@@ -213,15 +204,6 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   const { redis, keys, log } = options;
   // The admission and settle scripts as a Function library where Redis allows it.
   const functions = guardFunctions(redis, keys, log);
-  // Most attempts need nothing from Redis before they start: facts.peek answers once loaded.
-  const facts = createLoadCache<RunFacts>(256, async (runId) => {
-    const [suite, record, gate] = await redis.hmget(keys.run(runId), 'suite', 'record', 'gate');
-    return {
-      suite: suite ?? undefined,
-      record: record === '1',
-      mocked: new Set(gate ? ((JSON.parse(gate) as { mock?: string[] }).mock ?? []) : []),
-    };
-  });
   const credentialNames = new WeakMap<CachedRun['def'], string[]>();
   let workersCache: { at: number; list: Promise<WorkerInfo[]> } | undefined;
 
@@ -283,8 +265,9 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   }
 
   /** The answer once the credential gate and the run's facts are known; async only when it must wait on Redis. */
-  function decide(request: GuardRequest, gate: 'mock' | undefined, runInfo: RunFacts): GuardDecision | Promise<GuardDecision> {
+  function decide(request: GuardRequest, gate: 'mock' | undefined): GuardDecision | Promise<GuardDecision> {
     const { run, step } = request;
+    const runInfo = run.facts;
     const mock = gate === 'mock' || run.mock || runInfo.mocked.has(step.def.id);
     const live = !mock && !(request.input instanceof Error);
     const service = step.def.service;
@@ -380,7 +363,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
   async function gatedBefore(request: GuardRequest): Promise<GuardDecision> {
     const gate = await credentialGate(request);
     if (gate && gate !== 'mock') return gate;
-    return decide(request, gate, (await facts.get(request.run.runId)) as RunFacts);
+    return decide(request, gate);
   }
 
   return {
@@ -391,9 +374,7 @@ export function createGuardrails(options: GuardrailsOptions): AttemptGuard {
       registerRunSecrets(run);
       // A mocked run needs no credentials, and a step that declares none has nothing to gate.
       if (!run.mock && step.def.credentials.length > 0) return gatedBefore(request);
-      const runInfo = facts.peek(run.runId);
-      if (!runInfo) return facts.get(run.runId).then((info) => decide(request, undefined, info as RunFacts));
-      return decide(request, undefined, runInfo);
+      return decide(request, undefined);
     },
   };
 }

@@ -4,6 +4,15 @@ import type { ScenarioDef } from '../scenario/types.ts';
 import { compileScenario, type CompiledScenario } from '../scenario/compile.ts';
 import { createLoadCache } from './load-cache.ts';
 
+/** What the guardrails need of a run beyond its scenario (createRun's meta); immutable too. */
+export interface RunFacts {
+  suite?: string;
+  /** `--record`: live outputs of recorded handlers are saved for mock mode. */
+  record: boolean;
+  /** Steps that run mocked by an enqueue-time credential gate. */
+  mocked: ReadonlySet<string>;
+}
+
 /** What a worker needs to execute any step of a run; immutable once the run exists. */
 export interface CachedRun extends CompiledScenario {
   runId: string;
@@ -12,6 +21,7 @@ export interface CachedRun extends CompiledScenario {
   mock: boolean;
   /** When the run's side data (checkpoints, artifacts, logs) may expire: deadline + retention. */
   keepUntil: number;
+  facts: RunFacts;
 }
 
 /** For runs created without a retention (older clients): a week, like the client default. */
@@ -45,15 +55,20 @@ function createScenarioCache(maxSteps: number) {
   };
 }
 
+const NO_STEPS: ReadonlySet<string> = new Set();
+
 /**
  * Bounded LRU of compiled runs, so a step costs no scenario parse or CEL compile after the
- * run's first step on this worker. Concurrent loads of one run share a promise.
+ * run's first step on this worker. Concurrent loads of one run share a promise. One read of
+ * the run hash a run: the guardrails' facts come with the scenario (they kept a cache and a
+ * round trip of their own, the first step of every run waiting on both in turn).
  */
 export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 256) {
   const compile = createScenarioCache(SCENARIO_CACHE_STEPS);
 
   async function load(runId: string): Promise<CachedRun | undefined> {
-    const [def, input, deadline, mock, retentionMs] = await redis.hmget(keys.run(runId), 'def', 'input', 'deadline', 'mock', 'retentionMs');
+    const [def, input, deadline, mock, retentionMs, suite, record, gate] = await redis.hmget(
+      keys.run(runId), 'def', 'input', 'deadline', 'mock', 'retentionMs', 'suite', 'record', 'gate');
     if (!def) return undefined;
     const compiled = compile(def);
     return {
@@ -64,6 +79,11 @@ export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 25
       deadline: Number(deadline),
       mock: mock === '1',
       keepUntil: Number(deadline) + Number(retentionMs ?? SIDE_DATA_RETENTION_MS),
+      facts: {
+        suite: suite ?? undefined,
+        record: record === '1',
+        mocked: gate ? new Set((JSON.parse(gate) as { mock?: string[] }).mock ?? []) : NO_STEPS,
+      },
     };
   }
 
