@@ -45,4 +45,17 @@ describe('createLoadCache', () => {
     expect(cache.peek('b')).toBeUndefined();
     expect(cache.peek('a')).toBe('a1');
   });
+
+  it('keeps a key in use through a stream of new ones, and evicts the unused oldest first', async () => {
+    const cache = createLoadCache<string>(3, async (key) => key);
+    await cache.get('hot');
+    for (let i = 0; i < 20; i++) {
+      expect(cache.peek('hot')).toBe('hot');
+      await cache.get(`once-${i}`);
+      expect(cache.size).toBeLessThanOrEqual(3);
+    }
+    expect(cache.peek('once-19')).toBe('once-19');
+    expect(cache.peek('once-18')).toBe('once-18');
+    expect(cache.peek('once-0')).toBeUndefined();
+  });
 });
