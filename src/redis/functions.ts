@@ -74,6 +74,8 @@ export class LuaLibraries {
   private ready = false;
   /** Libraries called on this connection (the worker lists them in its heartbeat). */
   private readonly used = new Set<string>();
+  /** Loads under way: the calls that find a library missing together wait on one load. */
+  private readonly loading = new Map<string, Promise<boolean>>();
 
   /**
    * @param usageKey the hash where a library is recorded as used before it is loaded
@@ -178,7 +180,18 @@ export class LuaLibraries {
    * script; so do the next ones: a load is refused for good (NOPERM, no FUNCTION command) or
    * for long (memory), and a script gives the same results.
    */
-  private async load(lib: LuaLibrary): Promise<boolean> {
+  private load(lib: LuaLibrary): Promise<boolean> {
+    // A worker's first steps (one per slot) all find the library missing: one FUNCTION LOAD
+    // (it compiles the whole library, a few ms of Redis), not one per slot.
+    let pending = this.loading.get(lib.name);
+    if (!pending) {
+      pending = this.loadOnce(lib).finally(() => this.loading.delete(lib.name));
+      this.loading.set(lib.name, pending);
+    }
+    return pending;
+  }
+
+  private async loadOnce(lib: LuaLibrary): Promise<boolean> {
     try {
       await this.redis.hset(this.usageKey, lib.name, Date.now());
       await this.redis.call('FUNCTION', 'LOAD', lib.library);

@@ -42,6 +42,16 @@ describe('Lua libraries (src/redis/functions.ts)', () => {
     expect(Number(await redis.hget(USAGE, echo.name))).toBeGreaterThan(0);
   });
 
+  it('loads a library once for calls that find it missing together', async () => {
+    const redis = await server();
+    const libraries = new LuaLibraries(redis, USAGE, silent);
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => libraries.run(echo, [String(i)])));
+    expect(answers.map((a) => String(a).split('|')[0]).sort()).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    expect(new Set(answers.map((a) => String(a).split('|')[1])).size).toBe(8);
+    const stats = String(await redis.info('commandstats'));
+    expect(/cmdstat_function\|load:calls=(\d+)/.exec(stats)?.[1]).toBe('1');
+  });
+
   it('loads it again after a FUNCTION DELETE; deleteLibraries keeps what it is told to keep', async () => {
     const redis = await server();
     const libraries = new LuaLibraries(redis, USAGE, silent);
