@@ -1,11 +1,12 @@
 /**
  * Redis CPU per no-op step as instructions counted by callgrind: the same workloads as the
- * throughput item (raw BullMQ jobs, scenario-queue steps 100 to a run, concurrency 8), but a
+ * throughput item (raw BullMQ jobs, scenario-queue steps 100 to a run unless --steps-per-run
+ * says otherwise, concurrency 8), but a
  * count that does not move with a shared VM's steal time, so small changes to the scripts
  * show. Each side gets a fresh redis-server under `valgrind --tool=callgrind`, counted from
  * resume to the last unit done (the enqueue is not counted). Needs valgrind (Debian package).
  *
- *   node --import tsx bench/redis-instructions.ts [--steps 2000] [--baseline-tree DIR] [--keep DIR] [--guarded]
+ *   node --import tsx bench/redis-instructions.ts [--steps 2000] [--steps-per-run 100] [--baseline-tree DIR] [--keep DIR] [--guarded]
  *
  * With --baseline-tree the other checkout's worker drains a third workload, enqueued by that
  * checkout's client (bench/sides.ts). With --keep each side's callgrind
@@ -24,10 +25,12 @@ import { drain, onTree, rawJobs, scenarioRuns, type Workload } from './sides.ts'
 import { guardrailsWorkload } from './items/guardrails.ts';
 import { round } from './stats.ts';
 
-const USAGE = 'npm run -s bench:redis-instructions -- [--steps N] [--baseline-tree DIR] [--keep DIR] [--guarded]';
-let values: { steps: string; 'baseline-tree'?: string; keep?: string; guarded?: boolean };
+const USAGE = 'npm run -s bench:redis-instructions -- [--steps N] [--steps-per-run N] [--baseline-tree DIR] [--keep DIR] [--guarded]';
+let values: { steps: string; 'steps-per-run': string; 'baseline-tree'?: string; keep?: string; guarded?: boolean };
 try {
-  values = parseArgs({ options: { steps: { type: 'string', default: '2000' }, 'baseline-tree': { type: 'string' }, keep: { type: 'string' }, guarded: { type: 'boolean' } } }).values;
+  values = parseArgs({
+    options: { steps: { type: 'string', default: '2000' }, 'steps-per-run': { type: 'string', default: '100' }, 'baseline-tree': { type: 'string' }, keep: { type: 'string' }, guarded: { type: 'boolean' } },
+  }).values;
 } catch (e) {
   // An unknown or incomplete flag: its message names it; exit 2 without a stack trace.
   process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
@@ -36,6 +39,13 @@ try {
 const steps = Number(values.steps);
 if (!Number.isInteger(steps) || steps < 100) {
   process.stderr.write(`--steps must be an integer of at least 100, got ${values.steps}\n`);
+  process.exit(2);
+}
+// Scenario-queue steps per run (not raw's): what a run costs beyond its steps shows as the
+// difference per step between two sizes.
+const perRun = Number(values['steps-per-run']);
+if (!Number.isInteger(perRun) || perRun < 1 || perRun > 1000) {
+  process.stderr.write(`--steps-per-run must be an integer from 1 to 1000, got ${values['steps-per-run']}\n`);
   process.exit(2);
 }
 try {
@@ -85,8 +95,8 @@ async function count(side: string, workload: Workload): Promise<number> {
   }
 }
 
-const workloads: Record<string, Workload> = { raw: rawJobs(steps), sq: scenarioRuns(steps, 100) };
-if (values['baseline-tree']) workloads.baseline = onTree(scenarioRuns(steps, 100), values['baseline-tree']);
+const workloads: Record<string, Workload> = { raw: rawJobs(steps), sq: scenarioRuns(steps, perRun) };
+if (values['baseline-tree']) workloads.baseline = onTree(scenarioRuns(steps, perRun), values['baseline-tree']);
 if (values.guarded) {
   workloads.guarded = guardrailsWorkload('guarded', steps, 100);
   if (values['baseline-tree']) workloads['baseline-guarded'] = onTree(guardrailsWorkload('guarded', steps, 100), values['baseline-tree']);
@@ -99,6 +109,7 @@ for (const [side, workload] of Object.entries(workloads)) {
 const result = {
   schema: 'scenario-queue-redis-instructions/1',
   steps,
+  stepsPerRun: perRun,
   thousandInstructionsPerStep: perStep,
   ratioToRaw: round(perStep.sq / perStep.raw, 2),
   ...(perStep.baseline ? { ratioToBaseline: round(perStep.sq / perStep.baseline, 2) } : {}),

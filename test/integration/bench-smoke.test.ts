@@ -148,7 +148,9 @@ describe('npm run bench', () => {
     expect(childArgs).toMatchObject({ code: 2, stderr: expect.stringContaining('BENCH_CHILD_NODE_ARGS: starts with "["') });
     const instructions = await run('npm', ['run', '-s', 'bench:redis-instructions', '--', '--bogus'], { cwd: REPO_ROOT, timeout: 60_000 }).catch((e: { code: number; stderr: string }) => e);
     expect(instructions).toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown option '--bogus'") });
-    for (const failed of [bench, childArgs, instructions]) expect((failed as { stderr: string }).stderr).not.toMatch(/\n\s+at /);
+    const perRun = await run('npm', ['run', '-s', 'bench:redis-instructions', '--', '--steps-per-run', '0'], { cwd: REPO_ROOT, timeout: 60_000 }).catch((e: { code: number; stderr: string }) => e);
+    expect(perRun).toMatchObject({ code: 2, stderr: expect.stringContaining('--steps-per-run must be an integer from 1 to 1000, got 0') });
+    for (const failed of [bench, childArgs, instructions, perRun]) expect((failed as { stderr: string }).stderr).not.toMatch(/\n\s+at /);
   }, 90_000);
 
   it('bench:raw-crosscheck: a REDIS_URL that is not a redis:// URL is an error that names it, exit 2', async () => {
