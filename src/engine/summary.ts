@@ -92,7 +92,8 @@ export function summarize(runId: string, s: RunSnapshot): RunSummary {
     const status = (f('st') ?? 'pending') as StepStatus;
     const records = attemptsOf(s, step.id);
     const started = status === 'running' ? Number(f('a') ?? 0) : 0;
-    const t0 = f('t0');
+    // When it first started: t0 once a later attempt (or a takeover) moved ts, else ts.
+    const t0 = f('t0') ?? f('ts');
     const t1 = f('t1');
     const summary: StepSummary = {
       id: step.id,

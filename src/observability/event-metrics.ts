@@ -96,7 +96,9 @@ export async function startEventMetrics(options: EventMetricsOptions): Promise<{
       }
       if (event.data.reason === 'credentials_missing' && what === 'skipped') metrics.credentialGate('skip');
       if (event.data.kind === 'credentials_missing' && what === 'failed') metrics.credentialGate('fail');
-      const t0 = await redis.hget(keys.runSteps(runId), `t0|${event.stepId}`);
+      // When the step first started: t0, written once a retry or a takeover moved ts; else ts.
+      const [first, latest] = await redis.hmget(keys.runSteps(runId), `t0|${event.stepId}`, `ts|${event.stepId}`);
+      const t0 = first ?? latest;
       metrics.stepEnded(handler, step?.service, what, t0 ? event.ts - Number(t0) : undefined);
       return;
     }

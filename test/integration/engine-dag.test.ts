@@ -239,6 +239,21 @@ steps:
     expect(run.step('after-long').reason).toBe('fail_fast');
   });
 
+  it('failFast skips root steps still parked by maxParallel', async () => {
+    const run = await engine.run(`
+name: fail-fast-parked
+failFast: true
+maxParallel: 1
+steps:
+  - { id: boom, uses: fault, with: { kind: assertion } }
+  - { id: a, uses: noop }
+  - { id: b, uses: noop }
+`);
+    expect(run.summary.status).toBe('failed');
+    expect(statuses(run)).toEqual({ boom: 'failed', a: 'skipped', b: 'skipped' });
+    expect(run.step('a').reason).toBe('fail_fast');
+  });
+
   it('continueOnError: the failure is recorded (failed, continued) but dependents run and the run succeeds', async () => {
     const run = await engine.run(`
 name: continue

@@ -55,6 +55,13 @@ steps:
       { attempt: 2, kind: 'server_error', message: 'HTTP 503', retryDelayMs: 50 },
     ]);
     for (const e of flaky.errors) expect(e.workerId).toMatch(/.+/);
+    // The step started with its first attempt's claim (the attempt's record starts at its
+    // handler, a little later) and lasted through the third.
+    const first = Date.parse(flaky.errors[0].startedAt!);
+    expect(Date.parse(flaky.startedAt!)).toBeLessThanOrEqual(first);
+    expect(Date.parse(flaky.startedAt!)).toBeLessThan(Date.parse(flaky.errors[0].finishedAt!));
+    expect(flaky.durationMs).toBe(Date.parse(flaky.finishedAt!) - Date.parse(flaky.startedAt!));
+    expect(flaky.durationMs).toBeGreaterThanOrEqual(Date.parse(flaky.finishedAt!) - first);
     expect(eventsOf(run, 'flaky')).toEqual([
       'step.queued#1',
       'step.started#1',

@@ -41,7 +41,8 @@ for _ = 1, n do
   if plain ~= '' then dagFields[#dagFields + 1] = 'p|' .. sid; dagFields[#dagFields + 1] = plain end
   if admit ~= '' and live then dagFields[#dagFields + 1] = 'a|' .. sid; dagFields[#dagFields + 1] = admit end
   stepFields[#stepFields + 1] = 'st|' .. sid; stepFields[#stepFields + 1] = 'pending'
-  stepFields[#stepFields + 1] = 'n|' .. sid; stepFields[#stepFields + 1] = needs
+  -- Needs left to end; none (a root) is no field, read as 0.
+  if needs ~= '0' then stepFields[#stepFields + 1] = 'n|' .. sid; stepFields[#stepFields + 1] = needs end
   local group = entryGroup(st)
   if group ~= '' then
     members[group] = members[group] or {}

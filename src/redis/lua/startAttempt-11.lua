@@ -37,7 +37,7 @@ if ARGV[8] == '1' and rcall('EXISTS', KEYS[11]) == 1 then
 end
 local deadline = tonumber(runDeadline)
 if NOW >= deadline then return result(2, 'run') end
-local step = rcall('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid, 't0|' .. sid)
+local step = rcall('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid, 'ts|' .. sid, 't0|' .. sid)
 local st = step[1]
 if step[2] ~= attempt then return result(0, 'stale_attempt') end
 if st ~= 'queued' and st ~= 'retrying' and st ~= 'running' then return result(0, 'step_' .. tostring(st)) end
@@ -62,10 +62,13 @@ if rs == 'queued' then
   STATUS = 'running'
   emit('run.started', nil, nil, nil)
 end
-if step[3] then
-  rcall('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER)
+-- When the step first started (t0) is the first claim's ts, written as t0 only once a later
+-- claim (a retry, a takeover) replaces ts: most steps start once, and a field less per step is
+-- a shorter scan of a small run's steps hash. Readers take t0, else ts (src/engine/summary.ts).
+if step[3] and not step[4] then
+  rcall('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER, 't0|' .. sid, step[3])
 else
-  rcall('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER, 't0|' .. sid, NOW_S)
+  rcall('HSET', K_STEPS, 'st|' .. sid, 'running', 'ts|' .. sid, NOW_S, 'w|' .. sid, WORKER)
 end
 local data = nil
 if st == 'running' then data = {restart = true} end

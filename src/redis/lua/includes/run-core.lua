@@ -7,6 +7,7 @@
     KEYS[1]  run hash          meta: status, open, inflight (kept while open > maxParallel), failed,
                                aborting, deadline, ...
     KEYS[2]  steps hash        per step: st|id n|id b|id a|id t0|id t1|id ts|id w|id r|id c|id
+                               (n| absent: 0 needs left; t0| absent: ts| is the first start)
     KEYS[3]  dag hash          static: id -> "<hasIf><coe>|<group>|<dependents csv>", _ids, g|group
     KEYS[4]  outputs hash      id -> output JSON
     KEYS[5]  attempts hash     id|n -> attempt record JSON

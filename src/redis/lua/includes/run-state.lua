@@ -201,7 +201,7 @@ local function rare()
     local ids = split(rcall('HGET', KS[3], '_ids'))
     local done = sweep(ids, 'cancelled', 'cancelled', 'fail_fast', message, 'cancelled', true)
     for _, sid in ipairs(ids) do
-      if sget('st', sid) == 'pending' and tonumber(sget('n', sid)) == 0 and not static(sid) then
+      if sget('st', sid) == 'pending' and (sget('n', sid) or '0') == '0' and not static(sid) then
         done[#done + 1] = {sid, finishStep(sid, 'skipped', 'fail_fast', false, nil, nil)}
       end
     end
