@@ -60,8 +60,8 @@ const NO_STEPS: ReadonlySet<string> = new Set();
 /**
  * Bounded LRU of compiled runs, so a step costs no scenario parse or CEL compile after the
  * run's first step on this worker. Concurrent loads of one run share a promise. One read of
- * the run hash a run: the guardrails' facts come with the scenario (they kept a cache and a
- * round trip of their own, the first step of every run waiting on both in turn).
+ * the run hash a run: the guardrails' facts (suite, `--record`, credential gates) come in it
+ * too, so a run's first step waits on one round trip, not two in turn.
  */
 export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 256) {
   const compile = createScenarioCache(SCENARIO_CACHE_STEPS);
