@@ -42,6 +42,11 @@ export interface ChildStats {
   externalBytes: number;
   cpuUserUs: number;
   cpuSystemUs: number;
+  /**
+   * CPU time of the main thread alone (Linux: /proc/self/task/<pid>/schedstat), µs; the rest of
+   * cpuUser + cpuSystem is V8's and libuv's helper threads (parallel GC above all). Absent elsewhere.
+   */
+  mainThreadCpuUs?: number;
   /** The main thread's event loop since the child started (performance.eventLoopUtilization), ms. */
   loopActiveMs: number;
   loopIdleMs: number;

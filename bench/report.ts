@@ -38,6 +38,7 @@ function throughputRows(r: Obj): string[] {
     row(['1 throughput', 'no-op steps/s (raw: jobs/s), medians of the rounds', get(r, 'raw.stepsPerSec'), get(r, 'scenarioQueue.stepsPerSec'), get(r, 'ratio')]),
     row(['1 throughput', `steps/s ratio of each round (${roundRatios(r)}): median`, '', '', get(r, 'pairedRatio')]),
     row(['1 throughput', 'worker CPU µs per step', get(r, 'raw.workerCpuUsPerStep'), get(r, 'scenarioQueue.workerCpuUsPerStep'), get(r, 'workerCpuRatio')]),
+    row(['1 throughput', "worker's main thread CPU µs per step (the rest: V8's helper threads, compiling and collecting)", get(r, 'raw.workerMainCpuUsPerStep'), get(r, 'scenarioQueue.workerMainCpuUsPerStep'), get(r, 'workerMainCpuRatio')]),
     row(['1 throughput', 'Redis CPU µs per step', get(r, 'raw.redisCpuUsPerStep'), get(r, 'scenarioQueue.redisCpuUsPerStep'), get(r, 'redisCpuRatio')]),
     row(['1 throughput', 'worker + Redis CPU per step: raw ÷ scenario-queue', '', '', get(r, 'cpuPerStepRatio')]),
     ...(get(r, 'raw.machineStolenPercent') === undefined

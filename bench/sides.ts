@@ -47,6 +47,8 @@ export interface Drained {
   stepsPerSec: number;
   /** Worker process CPU (user + sys) per step, µs. */
   workerCpuUsPerStep: number;
+  /** The worker's main thread alone, µs per step; NaN off Linux or for an older --baseline-tree child. */
+  workerMainCpuUsPerStep: number;
   /** Redis server CPU per step, µs (includes other clients when Redis is shared). */
   redisCpuUsPerStep: number;
   /**
@@ -228,6 +230,7 @@ export async function drain(redis: BenchRedis, workload: Workload, concurrency: 
       seconds,
       stepsPerSec: workload.steps / seconds,
       workerCpuUsPerStep: cpuUs / workload.steps,
+      workerMainCpuUsPerStep: before.mainThreadCpuUs === undefined || after.mainThreadCpuUs === undefined ? Number.NaN : (after.mainThreadCpuUs - before.mainThreadCpuUs) / workload.steps,
       redisCpuUsPerStep: ((redisCpu1 - redisCpu0) * 1e6) / workload.steps,
       workerLoopBusy: loopBusy(before, after),
       ...(machine ? { machine } : {}),

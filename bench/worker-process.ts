@@ -2,6 +2,7 @@
  * A worker child of the benchmark: one raw BullMQ Worker or one scenario-queue worker,
  * alone in its process so its CPU and RSS are its own. Driven over IPC (bench/protocol.ts).
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Queue, Worker, type Job } from 'bullmq';
 import { pino } from 'pino';
@@ -80,11 +81,20 @@ async function startScenarioWorker(): Promise<() => Promise<void>> {
   return () => worker.close();
 }
 
+/** The main thread's CPU time in µs (schedstat's first field is ns on a CPU), or undefined off Linux. */
+function mainThreadCpuUs(): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return undefined;
+  }
+}
+
 function stats(): ChildStats {
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
   const loop = performance.eventLoopUtilization();
-  return { done, failed, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, loopActiveMs: loop.active, loopIdleMs: loop.idle };
+  return { done, failed, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, mainThreadCpuUs: mainThreadCpuUs(), loopActiveMs: loop.active, loopIdleMs: loop.idle };
 }
 
 function reply(message: ChildReply): void {

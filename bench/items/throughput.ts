@@ -19,6 +19,7 @@ function sideSummary(drained: Drained[]) {
   return {
     stepsPerSec: round(median(drained.map((d) => d.stepsPerSec)), 0),
     workerCpuUsPerStep: round(median(drained.map((d) => d.workerCpuUsPerStep)), 1),
+    workerMainCpuUsPerStep: round(median(drained.map((d) => d.workerMainCpuUsPerStep)), 1),
     redisCpuUsPerStep: round(median(drained.map((d) => d.redisCpuUsPerStep)), 1),
     workerLoopBusy: round(median(drained.map((d) => d.workerLoopBusy)), 3),
     // The whole machine during the timed windows: CPU stolen by the hypervisor and idle, in %.
@@ -28,6 +29,7 @@ function sideSummary(drained: Drained[]) {
       seconds: round(d.seconds, 3),
       stepsPerSec: round(d.stepsPerSec, 0),
       workerCpuUsPerStep: round(d.workerCpuUsPerStep, 1),
+      workerMainCpuUsPerStep: round(d.workerMainCpuUsPerStep, 1),
       redisCpuUsPerStep: round(d.redisCpuUsPerStep, 1),
       workerLoopBusy: round(d.workerLoopBusy, 3),
       ...(d.machine ? { machineStolenPercent: round(d.machine.stolen * 100, 1), machineIdlePercent: round(d.machine.idle * 100, 1) } : {}),
@@ -74,6 +76,7 @@ export async function throughput(ctx: BenchContext): Promise<{ result: Record<st
       roundRatios: perRound.map((r) => round(r, 2)),
       pairedRatio,
       workerCpuRatio: ratio(sq.workerCpuUsPerStep, raw.workerCpuUsPerStep),
+      workerMainCpuRatio: ratio(sq.workerMainCpuUsPerStep, raw.workerMainCpuUsPerStep),
       redisCpuRatio: ratio(sq.redisCpuUsPerStep, raw.redisCpuUsPerStep),
       // Worker and Redis share the cores here, so steps/s follow the CPU both use per step.
       cpuPerStepRatio: ratio(raw.workerCpuUsPerStep + raw.redisCpuUsPerStep, sq.workerCpuUsPerStep + sq.redisCpuUsPerStep),

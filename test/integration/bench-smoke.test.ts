@@ -53,6 +53,8 @@ describe('npm run bench', () => {
         expect(round.machineIdlePercent).toBeGreaterThanOrEqual(0);
         expect(round.machineStolenPercent + round.machineIdlePercent).toBeLessThanOrEqual(100);
       }
+      // The worker's main thread alone (/proc/self/task/<pid>/schedstat), a part of its process's CPU.
+      for (const side of [r.throughput.raw, r.throughput.scenarioQueue]) expect(side.workerMainCpuUsPerStep).toBeGreaterThan(0);
     }
     for (const side of [r.handoff.raw, r.handoff.scenarioQueue]) expect(side).toMatchObject({ p50Ms: expect.any(Number), p95Ms: expect.any(Number), p99Ms: expect.any(Number) });
     for (const shape of ['raw', 'sq', 'raw-chain', 'sq-chain']) {
