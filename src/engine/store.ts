@@ -60,6 +60,8 @@ export interface FinishExtra {
    * then need not read it from the dag hash. It never changes after createRun.
    */
   staticEntry?: string;
+  /** CachedRun.uncounted, for a succeeded finish (finishAttempt's ARGV[15]). */
+  uncounted?: string;
 }
 
 export type AttemptOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'retry';
@@ -222,7 +224,9 @@ export function createRunStore(redis: RedisConnection, keys: Keys, options: RunS
     // and a null output reads as null unstored (storedOutput, src/engine/outputs.ts).
     const json = outcome === 'succeeded' ? '' : JSON.stringify(record);
     const output = extra.output === undefined || extra.output === 'null' ? '' : extra.output;
-    return [stepId, record.attempt, outcome, output, json, extra.retryDelayMs ?? 0, record.kind ?? '', record.message ?? '', extra.staticEntry ?? ''];
+    const args = [stepId, record.attempt, outcome, output, json, extra.retryDelayMs ?? 0, record.kind ?? '', record.message ?? '', extra.staticEntry ?? ''];
+    if (outcome === 'succeeded' && extra.uncounted) args.push(extra.uncounted);
+    return args;
   }
 
   return {

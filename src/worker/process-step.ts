@@ -475,7 +475,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         // the dependents that need it alone; the worker queues the others it makes ready after.
         let finish: ScriptInvocation;
         try {
-          finish = store.finishInvocation(run.runId, data.stepId, 'succeeded', record, { output: lease.redact(result.output), staticEntry: staticEntryOf(step) });
+          finish = store.finishInvocation(run.runId, data.stepId, 'succeeded', record, { output: lease.redact(result.output), staticEntry: staticEntryOf(step), uncounted: run.uncounted });
         } catch (e) {
           // The settle handed over must still go: usage committed, holds released.
           if (settle) void settle.alone();
@@ -485,7 +485,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         return;
       }
       const output = lease.redact(result.output);
-      await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'succeeded', record, { output, staticEntry: staticEntryOf(step) }));
+      await applyTransition(deps, run.runId, await store.finishAttempt(run.runId, data.stepId, 'succeeded', record, { output, staticEntry: staticEntryOf(step), uncounted: run.uncounted }));
       return;
     }
 

@@ -22,6 +22,12 @@ export interface CachedRun extends CompiledScenario {
   /** When the run's side data (checkpoints, artifacts, logs) may expire: deadline + retention. */
   keepUntil: number;
   facts: RunFacts;
+  /**
+   * The deadline as the run hash stores it, when the run has no more steps than its
+   * maxParallel and so never counts in-flight steps: a succeeded finish sends it and reads
+   * nothing of the run hash (finishAttempt's ARGV[15]).
+   */
+  uncounted?: string;
 }
 
 /** For runs created without a retention (older clients): a week, like the client default. */
@@ -79,6 +85,7 @@ export function createRunCache(redis: RedisConnection, keys: Keys, capacity = 25
       deadline: Number(deadline),
       mock: mock === '1',
       keepUntil: Number(deadline) + Number(retentionMs ?? SIDE_DATA_RETENTION_MS),
+      ...(deadline && compiled.def.steps.length <= compiled.def.maxParallel ? { uncounted: deadline } : {}),
       facts: {
         suite: suite ?? undefined,
         record: record === '1',

@@ -35,6 +35,16 @@ describe('createRunCache', () => {
     expect(r3?.def.name).toBe('b');
   });
 
+  it('knows a run of no more steps than its maxParallel never counts in-flight steps', async () => {
+    const wide = JSON.stringify(parseTestScenario('name: w\nmaxParallel: 1\nsteps:\n  - { id: s1, uses: noop }\n  - { id: s2, uses: noop }\n'));
+    await storeRun('r1', a);
+    const keys = await storeRun('r4', wide);
+    const cache = createRunCache(t.redis, keys);
+    const [r1, r4] = await Promise.all([cache.get('r1'), cache.get('r4')]);
+    expect(r1?.uncounted).toBe(await t.redis.hget(keys.run('r1'), 'deadline'));
+    expect(r4?.uncounted).toBeUndefined();
+  });
+
   it('a run that does not exist is undefined and not kept', async () => {
     const cache = createRunCache(t.redis, createKeys(t.prefix));
     expect(await cache.get('missing')).toBeUndefined();

@@ -9,16 +9,21 @@
   ARGV[11] retry delay ms, ARGV[12] error kind ('' on success), ARGV[13] error message,
   ARGV[14] the step's static entry as in the dag hash, or '' to read it there (a worker has it
   from the compiled scenario; it never changes after createRun)
+  ARGV[15] (optional) the run's deadline as stored, from a worker that knows the run has no more
+  steps than its maxParallel: a succeeded finish then reads nothing of the run hash (UNCOUNTED
+  in includes/run-state.lua)
   Returns {code, toEnqueue, emitted, runStatus, ''} (result() in includes/run-core.lua); code 0 = discarded.
 ]]
 --- @include "run-state"
 beginRun(KEYS, ARGV)
 
 local sid, attempt, outcome = ARGV[6], ARGV[7], ARGV[8]
+if outcome == 'succeeded' and ARGV[15] and ARGV[15] ~= '' then UNCOUNTED = ARGV[15] end
 runCounters()
-if runTerminal() then return result(0, 'run_over') end
+if not UNCOUNTED and runTerminal() then return result(0, 'run_over') end
 local current = rcall('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid)
 if current[1] ~= 'running' or current[2] ~= attempt then return result(0, 'stale') end
+if UNCOUNTED then STATUS = 'running' end
 if ARGV[10] ~= '' then rcall('HSET', K_ATT, sid .. '|' .. attempt, ARGV[10]) end
 
 if outcome == 'retry' then

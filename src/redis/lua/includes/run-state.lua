@@ -6,10 +6,16 @@
 
 -- This call's run state (begin in run-core.lua): static entries read, counters, steps aborted.
 local STATIC, RUN, TO_ABORT = nil, nil, nil
+-- The run's deadline, when the caller knows the run never counts in-flight steps (it has no
+-- more steps than its maxParallel: runCounters) and vouches that its step is running: then
+-- nothing on the run hash needs reading for a succeeded finish (finishAttempt). A running
+-- step's run is running, since every end of a run ends its running steps first (the sweeps
+-- of endRun, haltRun, gateRun; a run ends by itself only once no step is open).
+local UNCOUNTED = nil
 
 local function beginRun(keys, argv)
   begin(keys, argv)
-  STATIC, RUN, TO_ABORT = {}, nil, {}
+  STATIC, RUN, TO_ABORT, UNCOUNTED = {}, nil, {}, nil
 end
 
 local function sget(field, sid)
@@ -58,7 +64,10 @@ end
 -- maxParallel, and every script that lowers inflight drains (or ends the run), so the list is
 -- empty when this script found inflight below maxParallel and parked nothing itself.
 local function runCounters()
-  if RUN == nil then
+  if RUN == nil and UNCOUNTED then
+    -- failed is read when the run ends (advance), open is HINCRBY's answer (finishStep).
+    RUN = {inflight = 0, maxParallel = 0, failed = nil, parking = false, open = nil, counted = false, deadline = UNCOUNTED}
+  elseif RUN == nil then
     local r = rcall('HMGET', KS[1], 'status', 'inflight', 'failed', 'maxParallel', 'deadline', 'open')
     if STATUS == nil then STATUS = r[1] or false end
     local inflight, maxParallel, open = tonumber(r[2] or '0'), tonumber(r[4] or '0'), tonumber(r[6] or '0')
@@ -254,5 +263,6 @@ local function advance(pending)
   end
   if runTerminal() then return end
   if run.open > 0 then return end
+  if run.failed == nil then run.failed = rcall('HGET', KS[1], 'failed') == '1' end
   if run.failed then rare().endRun('failed', nil) else rare().endRun('succeeded', nil) end
 end
