@@ -52,6 +52,8 @@ local CARRY = nil
 -- staticOf), '' for none, and where the '|' after it is. A plain find, not a pattern with
 -- captures: it runs on every claim and finish.
 local function entryGroup(entry)
+  -- A step in no group and with no dependents, the most common entry: no search.
+  if entry == '00||' then return '', 4 end
   local bar = string.find(entry, '|', 4, true)
   return string.sub(entry, 4, bar - 1), bar
 end
@@ -71,8 +73,8 @@ local function emit(etype, sid, attempt, data)
     -- A worker's step event without data (a step started or succeeded): its fields as
     -- arguments, not a table unpacked twice.
     attempt = tostring(attempt)
-    rcall('XADD', KS[6], '*', 'type', etype, 'ts', AV[2], 'runId', AV[1], 'stepId', sid, 'attempt', attempt, 'workerId', AV[3])
-    rcall('XADD', KS[7], 'MAXLEN', '~', AV[5], '*', 'type', etype, 'ts', AV[2], 'runId', AV[1], 'stepId', sid, 'attempt', attempt, 'workerId', AV[3])
+    rcall('XADD', KS[6], '*', 'type', etype, 'ts', NOW_S, 'runId', RUN_ID, 'stepId', sid, 'attempt', attempt, 'workerId', WORKER)
+    rcall('XADD', KS[7], 'MAXLEN', '~', AV[5], '*', 'type', etype, 'ts', NOW_S, 'runId', RUN_ID, 'stepId', sid, 'attempt', attempt, 'workerId', WORKER)
     EMITTED[#EMITTED + 1] = etype .. '|' .. sid .. '|' .. attempt .. '|'
     return
   end

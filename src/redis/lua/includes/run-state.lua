@@ -33,10 +33,16 @@ end
 -- Static facts of a step: has an `if`, continueOnError, group, dependents. Read once per
 -- script: a step's static entry never changes after createRun. `entry` is the step's entry in
 -- the dag hash when the caller has it ('' or nil: read it there).
+local NO_STATIC = {false, false, '', {}}
 local function static(sid, entry)
   local f = STATIC[sid]
   if not f then
     if not entry or entry == '' then entry = rcall('HGET', KS[3], sid) end
+    -- No `if`, no continueOnError, no group, no dependents (entryGroup): nothing to parse.
+    if entry == '00||' then
+      STATIC[sid] = NO_STATIC
+      return false, false, '', NO_STATIC[4]
+    end
     -- "<hasIf><coe>|<group>|<deps>": two bytes '0'/'1' (49 = '1'), then the group (run-core).
     local hasIf, coe = string.byte(entry, 1, 2)
     local group, bar = entryGroup(entry)
