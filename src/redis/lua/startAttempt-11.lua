@@ -35,7 +35,7 @@ if ARGV[8] == '1' and rcall('EXISTS', KEYS[11]) == 1 then
   local halt = rcall('HMGET', KEYS[11], '*', 'scenario:' .. scenario)
   if halt[1] or halt[2] then return result(4, halt[1] or halt[2]) end
 end
-local deadline = tonumber(runDeadline)
+local deadline = deadlineOf(runDeadline)
 if NOW >= deadline then return result(2, 'run') end
 local step = rcall('HMGET', K_STEPS, 'st|' .. sid, 'a|' .. sid, 'ts|' .. sid, 't0|' .. sid)
 local st = step[1]
