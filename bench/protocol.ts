@@ -44,7 +44,8 @@ export interface ChildStats {
   cpuSystemUs: number;
   /**
    * CPU time of the main thread alone (Linux: /proc/self/task/<pid>/schedstat), µs; the rest of
-   * cpuUser + cpuSystem is V8's and libuv's helper threads (parallel GC above all). Absent elsewhere.
+   * cpuUser + cpuSystem is V8's helper threads: TurboFan compiling in a fresh worker, the
+   * garbage collector's parallel work after. Absent elsewhere.
    */
   mainThreadCpuUs?: number;
   /** The main thread's event loop since the child started (performance.eventLoopUtilization), ms. */

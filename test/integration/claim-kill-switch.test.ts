@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createRunStore } from '../../src/engine/store.ts';
-import { createKeys } from '../../src/redis/keys.ts';
-import { compileScenario } from '../../src/scenario/compile.ts';
 import { parseTestScenario } from '../support/engine.ts';
 import { useTestRedis } from '../support/context.ts';
+import { storeQueuedRun } from '../support/stored-run.ts';
 
 const t = useTestRedis('claim-kill-switch');
 const def = parseTestScenario('name: claimed\nsteps:\n  - { id: a, uses: noop }\n  - { id: b, uses: noop }\n');
 
 async function queuedRun(runId: string) {
-  const keys = createKeys(t.prefix);
-  const store = createRunStore(t.redis, keys, { workerId: 'w1' });
-  const now = Date.now();
-  const meta = { scenario: def.name, status: 'queued', createdAt: now, deadline: now + 60_000, timeoutMs: 60_000, failFast: 0, maxParallel: 16, open: 2, inflight: 0, failed: 0, def: JSON.stringify(def), input: '{}', mock: 0 };
-  await store.createRun(runId, def, compileScenario(def).dependents, meta);
+  const { keys, store, now } = await storeQueuedRun(t.redis, t.prefix, def, runId);
   const halt = (field: string) => t.redis.hset(keys.guard.halt, field, JSON.stringify({ reason: 'maintenance', at: now, scope: field }));
   return { keys, store, halt };
 }

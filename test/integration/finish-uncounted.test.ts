@@ -4,22 +4,16 @@
  * check that the verdict, the end of the run and late results come out as a full read gives.
  */
 import { describe, expect, it } from 'vitest';
-import { createRunStore, type AttemptRecord } from '../../src/engine/store.ts';
-import { createKeys } from '../../src/redis/keys.ts';
-import { compileScenario } from '../../src/scenario/compile.ts';
+import type { AttemptRecord } from '../../src/engine/store.ts';
 import { parseTestScenario } from '../support/engine.ts';
 import { useTestRedis } from '../support/context.ts';
+import { storeQueuedRun } from '../support/stored-run.ts';
 
 const t = useTestRedis('finish-uncounted');
 const def = parseTestScenario('name: uncounted\nsteps:\n  - { id: a, uses: noop }\n  - { id: b, uses: noop }\n');
 
 async function runningRun(runId: string) {
-  const keys = createKeys(t.prefix);
-  const store = createRunStore(t.redis, keys, { workerId: 'w1' });
-  const now = Date.now();
-  const deadline = String(now + 60_000);
-  const meta = { scenario: def.name, status: 'queued', createdAt: now, deadline, timeoutMs: 60_000, failFast: 0, maxParallel: 16, open: 2, inflight: 0, failed: 0, def: JSON.stringify(def), input: '{}', mock: 0 };
-  await store.createRun(runId, def, compileScenario(def).dependents, meta);
+  const { keys, store, now, deadline } = await storeQueuedRun(t.redis, t.prefix, def, runId);
   for (const id of ['a', 'b']) expect((await store.startAttempt(runId, id, 1)).code).toBe(1);
   const record = (status: string): AttemptRecord => ({ attempt: 1, workerId: 'w1', startedAt: now, finishedAt: now, status });
   return { keys, store, deadline, record };
