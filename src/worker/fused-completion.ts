@@ -326,11 +326,18 @@ function engineLua(options: FusedCompletionOptions): string {
     // library's top level, where Redis refuses the read while the library loads).
     '  local S = string',
     '  local name, data',
-    '  for i = 1, #job, 2 do',
-    '    local field = job[i]',
-    "    if field == 'name' then name = job[i + 1] elseif field == 'data' then data = job[i + 1]",
-    // A job that stalled too often is failed by BullMQ without running: nothing to claim.
-    "    elseif field == 'defa' then return false end",
+    // BullMQ stores name and data first, and a small job's hash (a listpack) answers in that
+    // order: then only 'defa' is looked for in the rest.
+    // A job that stalled too often (`defa`) is failed by BullMQ without running: nothing to claim.
+    "  if job[1] == 'name' and job[3] == 'data' then",
+    '    name, data = job[2], job[4]',
+    "    for i = 5, #job, 2 do if job[i] == 'defa' then return false end end",
+    '  else',
+    '    for i = 1, #job, 2 do',
+    '      local field = job[i]',
+    "      if field == 'name' then name = job[i + 1] elseif field == 'data' then data = job[i + 1]",
+    "      elseif field == 'defa' then return false end",
+    '    end',
     '  end',
     // 'step', or 'step:<handler>[:<group>]' for a plain step (stepJobName, src/engine/jobs.ts).
     "  if not data or not name or S.sub(name, 1, 4) ~= 'step' then return false end",

@@ -286,6 +286,35 @@ ${Array.from({ length: 17 }, (_, i) => `  - { id: f${i}, uses: noop, needs: [roo
     expect(counts.fused).toBeGreaterThanOrEqual(24);
   });
 
+  it('a job whose hash answers name and data after other fields is still claimed as it is handed over', async () => {
+    const client = await createClient({ redisUrl: t.url, prefix: t.prefix });
+    let runId = '';
+    try {
+      ({ runId } = await client.enqueue(parseScenario(WIDE, { knownHandlers: BUILTIN_HANDLERS.map((h) => h.name) })));
+    } finally {
+      await client.close();
+    }
+    // BullMQ writes name and data first, and the claim reads them there (a listpack keeps the
+    // order). Written again last, they come last: the claim must find them anyway.
+    const jobKeys = (await t.redis.keys(`${t.prefix}:${STEP_QUEUE}:*.1`)).filter((k) => k.split(':').length === 3);
+    expect(jobKeys.length).toBe(16);
+    for (const key of jobKeys) {
+      const [name, data] = await t.redis.hmget(key, 'name', 'data');
+      await t.redis.hdel(key, 'name', 'data');
+      await t.redis.hset(key, 'data', data as string, 'name', name as string);
+      expect((await t.redis.hkeys(key)).slice(-2)).toEqual(['data', 'name']);
+    }
+    let run: Awaited<ReturnType<Engine['finish']>> | undefined;
+    const counts = await countScripts(t.prefix, async () => {
+      engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
+      run = await engine.finish(runId);
+    });
+    expect(run?.summary.status).toBe('succeeded');
+    // Only the `if` step claims in a call of its own, as when the fields come first.
+    expect(counts.startAttempt).toBe(1);
+    expect(counts.fused).toBeGreaterThanOrEqual(24);
+  });
+
   it('a worker with OPEN_GUARD claims plain steps on hand-over too; another custom guard does not', async () => {
     for (const [guard, separate] of [[OPEN_GUARD, 1], [{ before: OPEN_GUARD.before }, 26]] as const) {
       engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2, guard });

@@ -67,8 +67,12 @@ end
 
 local function begin(keys, argv)
   rcall = redis.call
+  -- The same keys table as the last call's (a fused call's finish and claim of one run share
+  -- the library's runKeys table): its names are read already.
+  if keys ~= KS then
+    K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT, K_GRP, K_ACTIVE = keys[1], keys[2], keys[3], keys[4], keys[5], keys[9], keys[10]
+  end
   KS, AV = keys, argv
-  K_RUN, K_STEPS, K_DAG, K_OUT, K_ATT, K_GRP, K_ACTIVE = keys[1], keys[2], keys[3], keys[4], keys[5], keys[9], keys[10]
   -- A fused call's finish and claim take the same time: parsed once (strtod is ~600 instructions).
   if argv[2] ~= NOW_S then NOW = tonumber(argv[2]) end
   RUN_ID, NOW_S, WORKER = argv[1], argv[2], argv[3]
@@ -108,6 +112,12 @@ local function runStatus()
 end
 
 -- Strings rather than nested tables: Redis converts every table of the answer at a cost.
+-- A list of one entry (a step's event, most often) is that entry: table.concat would copy it
+-- into a buffer and intern the copy again.
 local function result(code, extra)
-  return {code, table.concat(TO_ENQUEUE, ','), table.concat(EMITTED, '\n'), runStatus(), extra or ''}
+  local q, e = TO_ENQUEUE, EMITTED
+  local n, m = #q, #e
+  if n == 1 then q = q[1] elseif n == 0 then q = '' else q = table.concat(q, ',') end
+  if m == 1 then e = e[1] elseif m == 0 then e = '' else e = table.concat(e, '\n') end
+  return {code, q, e, runStatus(), extra or ''}
 end
