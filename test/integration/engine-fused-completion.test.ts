@@ -261,7 +261,11 @@ ${Array.from({ length: 17 }, (_, i) => `  - { id: f${i}, uses: noop, needs: [roo
     expect(counts.bullAddStandardJob).toBe(17);
   });
 
-  it("a job named only 'step' (an older client, recovery's re-enqueue) is still claimed as it is handed over", async () => {
+  /**
+   * Enqueues WIDE with no worker, rewrites each of its 16 root step jobs' hash with `rewrite`,
+   * then runs it on one worker: the run's verdict and the scripts it sent.
+   */
+  async function runWithJobsRewritten(rewrite: (jobKey: string) => Promise<void>) {
     const client = await createClient({ redisUrl: t.url, prefix: t.prefix });
     let runId = '';
     try {
@@ -269,17 +273,24 @@ ${Array.from({ length: 17 }, (_, i) => `  - { id: f${i}, uses: noop, needs: [roo
     } finally {
       await client.close();
     }
-    // Named as before stepJobName: the claim reads the step's handler and group in the dag hash.
     const jobKeys = (await t.redis.keys(`${t.prefix}:${STEP_QUEUE}:*.1`)).filter((k) => k.split(':').length === 3);
-    // The roots within maxParallel (16 by default); the rest are queued later, named by the worker.
+    // The roots within maxParallel (16 by default); the rest are queued later, by the worker.
     expect(jobKeys.length).toBe(16);
-    for (const key of jobKeys) await t.redis.hset(key, 'name', 'step');
+    for (const key of jobKeys) await rewrite(key);
     let run: Awaited<ReturnType<Engine['finish']>> | undefined;
     const counts = await countScripts(t.prefix, async () => {
       engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
       run = await engine.finish(runId);
     });
-    expect(run?.summary.status).toBe('succeeded');
+    return { status: run?.summary.status, counts };
+  }
+
+  it("a job named only 'step' (an older client, recovery's re-enqueue) is still claimed as it is handed over", async () => {
+    // Named as before stepJobName: the claim reads the step's handler and group in the dag hash.
+    const { status, counts } = await runWithJobsRewritten(async (key) => {
+      await t.redis.hset(key, 'name', 'step');
+    });
+    expect(status).toBe('succeeded');
     // Only the `if` step: the worker starts with jobs waiting, and fetches none before it has
     // wrapped BullMQ's calls. Unclaimed on hand-over, the 24 others would be 24 more.
     expect(counts.startAttempt).toBe(1);
@@ -287,29 +298,15 @@ ${Array.from({ length: 17 }, (_, i) => `  - { id: f${i}, uses: noop, needs: [roo
   });
 
   it('a job whose hash answers name and data after other fields is still claimed as it is handed over', async () => {
-    const client = await createClient({ redisUrl: t.url, prefix: t.prefix });
-    let runId = '';
-    try {
-      ({ runId } = await client.enqueue(parseScenario(WIDE, { knownHandlers: BUILTIN_HANDLERS.map((h) => h.name) })));
-    } finally {
-      await client.close();
-    }
     // BullMQ writes name and data first, and the claim reads them there (a listpack keeps the
     // order). Written again last, they come last: the claim must find them anyway.
-    const jobKeys = (await t.redis.keys(`${t.prefix}:${STEP_QUEUE}:*.1`)).filter((k) => k.split(':').length === 3);
-    expect(jobKeys.length).toBe(16);
-    for (const key of jobKeys) {
+    const { status, counts } = await runWithJobsRewritten(async (key) => {
       const [name, data] = await t.redis.hmget(key, 'name', 'data');
       await t.redis.hdel(key, 'name', 'data');
       await t.redis.hset(key, 'data', data as string, 'name', name as string);
       expect((await t.redis.hkeys(key)).slice(-2)).toEqual(['data', 'name']);
-    }
-    let run: Awaited<ReturnType<Engine['finish']>> | undefined;
-    const counts = await countScripts(t.prefix, async () => {
-      engine = await startEngine({ url: t.url, prefix: t.prefix, workers: 1, concurrency: 2 });
-      run = await engine.finish(runId);
     });
-    expect(run?.summary.status).toBe('succeeded');
+    expect(status).toBe('succeeded');
     // Only the `if` step claims in a call of its own, as when the fields come first.
     expect(counts.startAttempt).toBe(1);
     expect(counts.fused).toBeGreaterThanOrEqual(24);
