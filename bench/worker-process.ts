@@ -3,6 +3,7 @@
  * alone in its process so its CPU and RSS are its own. Driven over IPC (bench/protocol.ts).
  */
 import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { performance } from 'node:perf_hooks';
 import { Queue, Worker, type Job } from 'bullmq';
 import { pino } from 'pino';
@@ -90,7 +91,21 @@ function mainThreadCpuUs(): number | undefined {
   }
 }
 
+/**
+ * With BENCH_GC_MARKS=1, a line on stderr at every stats request (a timed window's start and
+ * end): pid, side, ms since the process started, units done and the old space's use. Beside
+ * `--trace-gc-nvp` (BENCH_CHILD_NODE_ARGS), bench/tools/gc-window.mjs reads the scavenges of
+ * each window from them.
+ */
+const GC_MARKS = process.env.BENCH_GC_MARKS === '1';
+
+function gcMark(): void {
+  const old = getHeapSpaceStatistics().find((space) => space.space_name === 'old_space')?.space_used_size ?? 0;
+  process.stderr.write(`[bench gc-mark] pid=${process.pid} side=${config.side} ms=${performance.now().toFixed(1)} done=${done} old=${old}\n`);
+}
+
 function stats(): ChildStats {
+  if (GC_MARKS) gcMark();
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
   const loop = performance.eventLoopUtilization();
