@@ -18,6 +18,7 @@ import { observeAttempt, observeWait, usageTotals, type WorkerObserver } from '.
 import type { CachedRun, RunCache } from './run-cache.ts';
 import type { Inflight } from './inflight.ts';
 import { captureAttemptLog } from './attempt-log.ts';
+import { defineLazyAccessors } from './context-accessors.ts';
 import { storeArtifact } from './artifacts.ts';
 import { isolate } from './isolation.ts';
 import { handoverOf, type FinishDone, type FusedCompletion, type HandoverAdmission, type ReadyAdds } from './fused-completion.ts';
@@ -236,18 +237,13 @@ export function createStepProcessor(deps: StepProcessorDeps) {
 
   function handlerContext(run: CachedRun, step: CompiledStep, data: StepJobData, job: Job, prepared: PreparedContext, attemptLog: AttemptLog, lease: GuardLease, secrets: Record<string, string>) {
     let evaluated: Map<string, ReturnType<typeof compileExpression>> | undefined;
-    let log: Logger | undefined;
-    return (abort: AttemptAbort, usage: Usage[]): HandlerContext => ({
+    // Built on first read of ctx.log: a capturing logger is a pino instance, and most handlers never log.
+    const makeLog = () => captureAttemptLog(attemptLog.get(), { redis: deps.redis, key: deps.keys.runLogs(run.runId), stepId: step.def.id, attempt: data.attempt, keepUntil: run.keepUntil, redact: lease.redact });
+    // `signal` and `log` are lazy accessors shared by every attempt (src/worker/context-accessors.ts says why not getters here).
+    return (abort: AttemptAbort, usage: Usage[]): HandlerContext => defineLazyAccessors<Omit<HandlerContext, 'signal' | 'log'>>({
       runId: run.runId,
       stepId: step.def.id,
       attempt: data.attempt,
-      get signal() {
-        return abort.signal;
-      },
-      // Built on first use: a capturing logger is a pino instance, and most handlers never log.
-      get log() {
-        return (log ??= captureAttemptLog(attemptLog.get(), { redis: deps.redis, key: deps.keys.runLogs(run.runId), stepId: step.def.id, attempt: data.attempt, keepUntil: run.keepUntil, redact: lease.redact }));
-      },
       mock: lease.mock,
       mockOutput: lease.mockOutput ?? step.def.mock,
       // Its own object: a handler may write to it, and the empty one the guard saw is shared.
@@ -276,7 +272,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       async progress(fraction) {
         await job.updateProgress(Math.max(0, Math.min(1, fraction)));
       },
-    });
+    }, abort, makeLog);
   }
 
   function outcomeOf(failure: Failure, retry: boolean): AttemptOutcome {
