@@ -20,11 +20,25 @@ export interface StepJobData {
  */
 export type StepJobWire = [runId: string, stepId: string, attempt: number];
 
+/**
+ * A step job's data as the worker reads it: made with `new`, not as an object literal, because
+ * V8 may allocate a literal straight in the old generation once its site looks long-lived
+ * (allocation-site pretenuring), and one there kept the young job it joins alive through every
+ * scavenge (docs/performance.md, "The worker's young generation").
+ */
+class StepJobFields implements StepJobData {
+  constructor(
+    public runId: string,
+    public stepId: string,
+    public attempt: number,
+  ) {}
+}
+
 /** A step job's data, as stored now or as versions before the short form stored it; undefined if neither. */
 export function stepJobData(data: unknown): StepJobData | undefined {
   const old = data as Partial<StepJobData> | null;
   const [runId, stepId, attempt] = Array.isArray(data) ? (data as unknown[]) : [old?.runId, old?.stepId, old?.attempt];
-  return typeof runId === 'string' && typeof stepId === 'string' && typeof attempt === 'number' ? { runId, stepId, attempt } : undefined;
+  return typeof runId === 'string' && typeof stepId === 'string' && typeof attempt === 'number' ? new StepJobFields(runId, stepId, attempt) : undefined;
 }
 
 export interface DeadlineJobData {

@@ -27,6 +27,25 @@ export interface GuardRequest {
   readonly admitted?: HandoverAdmission;
 }
 
+/**
+ * The request the worker hands its guard. A class, not an object literal: V8 may allocate a
+ * literal straight in the old generation once its site looks long-lived (allocation-site
+ * pretenuring), and a request there kept its young job, input and claim alive through every
+ * scavenge (docs/performance.md, "The worker's young generation"). `new` makes no such site.
+ */
+export class AttemptRequest implements GuardRequest {
+  constructor(
+    readonly run: CachedRun,
+    readonly step: CompiledStep,
+    readonly data: StepJobData,
+    readonly job: Job<StepJobData>,
+    readonly input: unknown,
+    readonly secrets: Readonly<Record<string, string>>,
+    readonly claim: (() => ScriptInvocation) | undefined,
+    readonly admitted: HandoverAdmission | undefined,
+  ) {}
+}
+
 /** A granted attempt: call `after` exactly once when it ends. */
 export interface GuardLease {
   /** Run the step mocked (credential gate `mock`, `--mock`). */

@@ -13,7 +13,7 @@ import type { Keys } from '../redis/keys.ts';
 import type { CostTotals } from '../engine/types.ts';
 import type { CompiledStep } from '../scenario/compile.ts';
 import { AttemptAbort, runAttempt, type AttemptResult, type Deadline } from './attempt.ts';
-import { resolveSecrets, templateSecrets, type AttemptGuard, type DeferredSettle, type GuardLease, type GuardOutcome } from './guard.ts';
+import { AttemptRequest, resolveSecrets, templateSecrets, type AttemptGuard, type DeferredSettle, type GuardLease, type GuardOutcome } from './guard.ts';
 import { observeAttempt, observeWait, usageTotals, type WorkerObserver } from './observer.ts';
 import type { CachedRun, RunCache } from './run-cache.ts';
 import type { Inflight } from './inflight.ts';
@@ -356,7 +356,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       input = e instanceof Error ? e : new Error(String(e));
     }
 
-    const deciding = deps.guard.before({ run, step, data, job, input, secrets, claim: preclaimed ? undefined : () => store.startInvocation(run.runId, data.stepId, data.attempt), admitted });
+    const deciding = deps.guard.before(new AttemptRequest(run, step, data, job, input, secrets, preclaimed ? undefined : () => store.startInvocation(run.runId, data.stepId, data.attempt), admitted));
     const gate = isThenable(deciding) ? await deciding : deciding;
     if (preclaimed && gate.kind !== 'proceed') {
       // Not expected for a plain step; the attempt is given back uncounted and decided as usual.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineHandler } from '../../src/handlers/define.ts';
-import type { AttemptGuard, GuardDecision } from '../../src/worker/guard.ts';
+import type { AttemptGuard, GuardDecision, GuardRequest } from '../../src/worker/guard.ts';
 import { useTestRedis } from '../support/context.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 
@@ -13,16 +13,17 @@ function later<T>(value: T): PromiseLike<T> {
 }
 
 let settled = 0;
+const requests: GuardRequest[] = [];
 const thenableGuard: AttemptGuard = {
-  before: () =>
-    later<GuardDecision>({
+  before: (request) =>
+    (requests.push(request), later<GuardDecision>({
       kind: 'proceed',
       lease: {
         mock: false,
         redact: (text) => text,
         after: () => later(undefined).then(() => void settled++),
       },
-    }),
+    })),
 };
 
 const seen: Record<string, unknown>[] = [];
@@ -52,6 +53,18 @@ steps:
 `);
     expect(run.summary.status).toBe('succeeded');
     expect(settled).toBe(2);
+  });
+
+  it('hands the guard a request with the step, its job and its data, each made with new', () => {
+    expect(requests.map((r) => r.data.stepId).sort()).toEqual(['a', 'b']);
+    for (const request of requests) {
+      expect(request).toMatchObject({ step: { def: { id: request.data.stepId } }, job: { data: request.data }, input: {}, secrets: {} });
+      expect(request.data).toEqual({ runId: request.run.runId, stepId: request.data.stepId, attempt: 1 });
+      // Not object literals: V8 may pretenure a literal's site, and an old request or job data
+      // kept the attempt's young objects alive through every scavenge (docs/performance.md).
+      expect(Object.getPrototypeOf(request)).not.toBe(Object.prototype);
+      expect(Object.getPrototypeOf(request.data)).not.toBe(Object.prototype);
+    }
   });
 
   it("a handler's ctx.secrets is its own: writing to it neither throws nor reaches another step", async () => {
