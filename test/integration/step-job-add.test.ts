@@ -43,12 +43,18 @@ describe('a step job added by the fused completion (src/worker/step-job-add.ts)'
     const name = recorded?.command as string;
     const original = raw[name];
     const sent: unknown[][] = [];
+    const answers: Promise<unknown>[] = [];
     raw[name] = function (...args: unknown[]) {
       sent.push(args.length === 1 && Array.isArray(args[0]) ? (args[0] as unknown[]) : args);
-      return original.apply(connection, args);
+      const answer = original.apply(connection, args);
+      answers.push(answer);
+      return answer;
     };
     try {
       await enqueueSteps(queue, 'run-1', [{ stepId: 'b', attempt: 1, delayMs: 0 }], () => hint);
+      // Sent on the connection, outside addBulk's MULTI: when Redis did not have the script yet
+      // (NOSCRIPT, then ioredis's EVAL), addBulk can resolve before the job is stored.
+      await Promise.all(answers);
     } finally {
       raw[name] = original;
     }
